@@ -1,0 +1,52 @@
+# The two commands: `make run` and `make test`. Everything else here serves them.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+
+ROOT := $(abspath .)
+BACKEND := $(ROOT)/backend
+TOOLS := $(ROOT)/.tools
+UV := $(TOOLS)/bin/uv
+VENV := $(BACKEND)/.venv
+PY := $(VENV)/bin/python
+SYNCED := $(VENV)/.synced
+
+# uv uses the machine's Python; it never downloads one.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run serve migrate test lint typecheck check bench clean
+
+run: $(SYNCED) ## Serve the API on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (SQLite unless DATABASE_URL says otherwise)
+	cd $(BACKEND) && exec $(PY) -m app run
+
+serve: $(SYNCED) ## Production server: WORKERS processes (default: CPU cores)
+	cd $(BACKEND) && exec $(PY) -m app serve
+
+migrate: $(SYNCED) ## Apply database migrations to DATABASE_URL
+	cd $(BACKEND) && $(PY) -m app migrate
+
+test: $(SYNCED) ## Whole suite on SQLite, or on TEST_DATABASE_URL's PostgreSQL when set
+	cd $(BACKEND) && $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(SYNCED)
+	cd $(BACKEND) && $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+typecheck: $(SYNCED)
+	cd $(BACKEND) && $(VENV)/bin/mypy
+
+check: lint typecheck test
+
+bench: $(SYNCED) ## Load benchmark against PostgreSQL (see bench/README.md)
+	cd $(ROOT) && $(PY) bench/run.py
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): $(UV) $(BACKEND)/uv.lock $(BACKEND)/pyproject.toml
+	cd $(BACKEND) && $(UV) sync --frozen --python $(PYTHON) --quiet
+	touch $@
+
+clean:
+	rm -rf $(TOOLS) $(VENV)

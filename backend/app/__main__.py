@@ -1,0 +1,59 @@
+"""`python -m app run|serve|migrate`: what `make run`, `make serve` and `make migrate` call."""
+
+import argparse
+import os
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from app.config import Settings, SettingsError, load_settings
+from app.logs import configure_logging
+from app.migrations import upgrade_to_head
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except (ValidationError, SettingsError) as exc:
+        errors = exc.errors() if isinstance(exc, ValidationError) else []
+        lines = [
+            f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}"
+            .replace("settings: Value error, ", "")
+            for e in errors
+        ] or [str(exc)]
+        for line in lines:
+            print(f"error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m app")
+    parser.add_argument("command", choices=["run", "serve", "migrate"])
+    command = parser.parse_args().command
+
+    settings = _settings_or_exit()
+    configure_logging(settings)
+    if command == "migrate":
+        upgrade_to_head(settings)
+        return
+    if settings.migrate_on_start:
+        # Once, here, before any worker starts.
+        upgrade_to_head(settings)
+    workers = settings.workers or (os.cpu_count() or 1 if command == "serve" else 1)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+    )
+
+
+if __name__ == "__main__":
+    main()

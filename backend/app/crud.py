@@ -1,0 +1,229 @@
+"""Every query the service runs. Keyword-only; task queries are always scoped by their owner."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import EmailTaken, TaskNotFound
+from app.models import AuthSession, RefreshToken, Task, User, utcnow
+from app.schemas import TaskCreate, TaskPatch, TaskQuery
+
+# --- users ------------------------------------------------------------------------------------
+
+
+async def get_local_user_by_email(*, session: AsyncSession, email: str) -> User | None:
+    statement = select(User).where(User.email == email, User.external_subject.is_(None))
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def create_local_user(
+    *, session: AsyncSession, email: str, name: str, password_hash: str
+) -> User:
+    user = User(email=email, name=name, password_hash=password_hash)
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Two registrations raced past the lookup: the unique index decides, once.
+        raise EmailTaken() from None
+    return user
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    user: User
+    revoked: bool
+    expired: bool
+
+
+async def get_user_for_session(
+    *, session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
+) -> SessionUser | None:
+    """The user behind an access token and the state of its session, in one indexed lookup."""
+    statement = (
+        select(User, AuthSession.revoked_at, AuthSession.expires_at)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(AuthSession.id == session_id, User.id == user_id)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        return None
+    user, revoked_at, expires_at = row
+    return SessionUser(user, revoked=revoked_at is not None, expired=expires_at <= utcnow())
+
+
+# --- sessions and refresh tokens --------------------------------------------------------------
+
+
+async def create_auth_session(
+    *, session: AsyncSession, user_id: uuid.UUID, expires_at: datetime, refresh_hash: str
+) -> AuthSession:
+    auth_session = AuthSession(user_id=user_id, expires_at=expires_at)
+    session.add(auth_session)
+    await session.flush()
+    session.add(RefreshToken(token_hash=refresh_hash, session_id=auth_session.id))
+    await session.flush()
+    return auth_session
+
+
+async def add_refresh_token(
+    *, session: AsyncSession, session_id: uuid.UUID, refresh_hash: str
+) -> None:
+    session.add(RefreshToken(token_hash=refresh_hash, session_id=session_id))
+    await session.flush()
+
+
+async def retire_refresh_token(*, session: AsyncSession, token_hash: str) -> uuid.UUID | None:
+    """Mark an unused token used, atomically: of two concurrent callers only one gets its session."""
+    statement = (
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .returning(RefreshToken.session_id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_refresh_token_session_id(
+    *, session: AsyncSession, token_hash: str
+) -> uuid.UUID | None:
+    statement = select(RefreshToken.session_id).where(RefreshToken.token_hash == token_hash)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_session_with_user(
+    *, session: AsyncSession, session_id: uuid.UUID
+) -> tuple[AuthSession, User] | None:
+    statement = (
+        select(AuthSession, User)
+        .join(User, AuthSession.user_id == User.id)
+        .where(AuthSession.id == session_id)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def revoke_auth_session(*, session: AsyncSession, session_id: uuid.UUID) -> None:
+    statement = (
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    await session.execute(statement)
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+SORT_COLUMNS = {
+    "created_at": Task.created_at,
+    "updated_at": Task.updated_at,
+    "priority": Task.priority,
+    "title": Task.title,
+}
+
+
+def search_text(title: str, description: str | None) -> str:
+    """What `search` matches against: both fields case-folded, kept apart by a separator."""
+    return f"{title.casefold()}\x1f{(description or '').casefold()}"
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _owned(owner_id: uuid.UUID) -> Select[tuple[Task]]:
+    return select(Task).where(Task.user_id == owner_id)
+
+
+def _filters(query: TaskQuery) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if query.status != "all":
+        filters.append(Task.completed.is_(query.status == "completed"))
+    if query.priority is not None:
+        filters.append(Task.priority == query.priority)
+    if query.search:
+        pattern = f"%{_escape_like(query.search.casefold().replace(chr(0x1F), ''))}%"
+        filters.append(Task.search_text.like(pattern, escape="\\"))
+    return filters
+
+
+async def list_tasks(
+    *, session: AsyncSession, owner_id: uuid.UUID, query: TaskQuery
+) -> tuple[Sequence[Task], int]:
+    """One page of the owner's tasks and the number of matches before paging: two statements."""
+    filters = _filters(query)
+    total_statement = (
+        select(func.count()).select_from(Task).where(Task.user_id == owner_id, *filters)
+    )
+    total = (await session.execute(total_statement)).scalar_one()
+    if total == 0 or (query.page - 1) * query.limit >= total:
+        return [], total
+
+    column = SORT_COLUMNS[query.sort.lstrip("-")]
+    descending = query.sort.startswith("-")
+    order = (column.desc(), Task.id.desc()) if descending else (column.asc(), Task.id.asc())
+    statement = (
+        _owned(owner_id)
+        .where(*filters)
+        .order_by(*order)
+        .offset((query.page - 1) * query.limit)
+        .limit(query.limit)
+    )
+    return (await session.scalars(statement)).all(), total
+
+
+async def get_task(
+    *, session: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID, for_update: bool = False
+) -> Task:
+    statement = _owned(owner_id).where(Task.id == task_id)
+    if for_update:
+        statement = statement.with_for_update()
+    task = (await session.scalars(statement)).one_or_none()
+    if task is None:
+        raise TaskNotFound()
+    return task
+
+
+async def create_task(*, session: AsyncSession, owner_id: uuid.UUID, data: TaskCreate) -> Task:
+    now = utcnow()
+    task = Task(
+        user_id=owner_id,
+        title=data.title,
+        description=data.description,
+        priority=data.priority,
+        completed=data.completed,
+        search_text=search_text(data.title, data.description),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    return task
+
+
+async def update_task(
+    *, session: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID, data: TaskCreate | TaskPatch
+) -> Task:
+    """PUT (a full TaskCreate/TaskUpdate) or PATCH (only the members that were sent)."""
+    changes = data.model_dump(exclude_unset=isinstance(data, TaskPatch))
+    # Locked so that concurrent writes apply one after the other, each on the latest row.
+    task = await get_task(session=session, owner_id=owner_id, task_id=task_id, for_update=True)
+    for field, value in changes.items():
+        setattr(task, field, value)
+    task.search_text = search_text(task.title, task.description)
+    now = utcnow()
+    task.updated_at = now if now > task.updated_at else task.updated_at + timedelta(microseconds=1)
+    await session.flush()
+    return task
+
+
+async def delete_task(*, session: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> None:
+    statement = delete(Task).where(Task.user_id == owner_id, Task.id == task_id)
+    result = await session.execute(statement)
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise TaskNotFound()

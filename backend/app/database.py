@@ -1,0 +1,170 @@
+"""Async engine, the per-request session, and turning any DATABASE_URL into an async one."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import Depends, Request
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from app.config import Settings
+
+# libpq's sslmode values, which asyncpg also understands as its `ssl` argument.
+SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+# libpq-only parameters asyncpg has no argument for (asyncpg negotiates SCRAM itself).
+DROPPED_PG_PARAMS = {"channel_binding", "sslmode", "sslrootcert", "connect_timeout"}
+
+# Errors that mean "the database is not there right now", as opposed to a bad query.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """A DATABASE_URL normalised for SQLAlchemy's async drivers."""
+
+    url: URL
+    connect_args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+
+def parse_database_url(raw: str, *, pgbouncer: bool | None = None) -> DatabaseTarget:
+    """Accept sqlite://, postgres://, postgresql:// and driver-qualified URLs, Neon's included."""
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw.removeprefix("postgres://")
+    url = make_url(raw)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        database = url.database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return DatabaseTarget(url.set(drivername="sqlite+aiosqlite"))
+    if backend != "postgresql":
+        raise ValueError(f"DATABASE_URL must be SQLite or PostgreSQL, not {backend!r}")
+
+    query = dict(url.query)
+    connect_args: dict[str, Any] = {}
+    sslmode = query.get("sslmode") or query.get("ssl")
+    if isinstance(sslmode, str) and sslmode in SSL_MODES:
+        connect_args["ssl"] = sslmode
+    if isinstance(query.get("sslrootcert"), str) and sslmode in {"verify-ca", "verify-full"}:
+        import ssl
+
+        context = ssl.create_default_context(cafile=query["sslrootcert"])
+        context.check_hostname = sslmode == "verify-full"
+        connect_args["ssl"] = context
+    kept = {k: v for k, v in query.items() if k not in DROPPED_PG_PARAMS and k != "ssl"}
+    url = url.set(drivername="postgresql+asyncpg", query=kept)
+
+    if pgbouncer is None:
+        pgbouncer = "-pooler" in (url.host or "")
+    if pgbouncer:
+        # PgBouncer in transaction mode may hand each statement to another server connection:
+        # named prepared statements must be unique and never cached across transactions.
+        connect_args |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": lambda: f"__asyncpg_{uuid4()}__",
+        }
+    return DatabaseTarget(url, connect_args)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Take transaction control from the driver (it would not BEGIN before DDL), see `_sqlite_begin`.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock up front: concurrent writers queue on busy_timeout instead
+    # of failing with "database is locked" when a read transaction tries to upgrade.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngine:
+    """The service's engine. `schema` pins PostgreSQL's search_path (the tests use it)."""
+    target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
+    if target.is_sqlite:
+        engine = create_async_engine(
+            target.url, connect_args={"timeout": settings.db_pool_timeout}, pool_pre_ping=True
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+
+    server_settings = {"application_name": "todo-api", "timezone": "UTC"}
+    if settings.db_statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    if schema:
+        server_settings["search_path"] = schema
+    connect_args = {
+        **target.connect_args,
+        "timeout": settings.db_connect_timeout,
+        "command_timeout": settings.db_statement_timeout_ms / 1000 + 5
+        if settings.db_statement_timeout_ms
+        else None,
+        "server_settings": server_settings,
+    }
+    return create_async_engine(
+        target.url,
+        connect_args=connect_args,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request: committed when the route succeeds, rolled back when it raises."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+# scope="function": the commit happens before the response is sent, so a failed commit is
+# answered as an error instead of a success for data that was never stored.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Run a real round trip; raises when the database cannot answer."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database is unreachable rather than that a query was wrong."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, UNAVAILABLE_ERRORS)

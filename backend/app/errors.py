@@ -1,0 +1,196 @@
+"""Domain errors and the handlers that turn every failure into `{detail, code}` JSON."""
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.database import is_unavailable
+
+logger = logging.getLogger("app.errors")
+
+RETRY_AFTER_SECONDS = 5
+
+
+class ErrorBody(BaseModel):
+    """Every non-validation error: a human sentence and a stable machine code."""
+
+    detail: str
+    code: str
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    detail: ClassVar[str] = "The request could not be processed."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(detail or self.detail)
+        self.message = detail or self.detail
+        self.headers = headers or {}
+
+    def response_headers(self) -> dict[str, str]:
+        return self.headers
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "not_authenticated"
+    detail = "Authentication is required."
+
+    def response_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"} | self.headers
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+    detail = "The email or password is incorrect."
+
+
+class TokenExpired(Unauthorized):
+    code = "token_expired"
+    detail = "The token has expired."
+
+    def response_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"'} | self.headers
+
+
+class TokenInvalid(TokenExpired):
+    code = "token_invalid"
+    detail = "The token is invalid."
+
+
+class SessionRevoked(TokenExpired):
+    code = "session_revoked"
+    detail = "The session has ended; sign in again."
+
+
+class EmailTaken(AppError):
+    status_code = 409
+    code = "email_taken"
+    detail = "An account with this email already exists."
+
+
+class TaskNotFound(AppError):
+    status_code = 404
+    code = "task_not_found"
+    detail = "Task not found."
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+    detail = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int):
+        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+    detail = "The request body is larger than the 1 MiB limit."
+
+
+class DatabaseUnavailable(AppError):
+    status_code = 503
+    code = "database_unavailable"
+    detail = "The database is unavailable; try again shortly."
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+class AuthProviderUnavailable(DatabaseUnavailable):
+    code = "auth_provider_unavailable"
+    detail = "The sign-in provider's keys cannot be fetched; try again shortly."
+
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_response(
+    status_code: int, detail: str, code: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code, headers=headers)
+
+
+def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for routes: each status with the error body and its codes."""
+    by_status: dict[int, list[type[AppError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status_code, []).append(error)
+    return {
+        status: {
+            "model": ErrorBody,
+            "description": "; ".join(f"`{e.code}`: {e.detail}" for e in group),
+        }
+        for status, group in sorted(by_status.items())
+    }
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc.status_code, exc.message, exc.code, exc.response_headers())
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    detail = exc.detail if isinstance(exc.detail, str) else "The request could not be processed."
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "No such route."
+    elif exc.status_code == 405:
+        detail = "This method is not allowed on this route."
+    return error_response(exc.status_code, detail, code, dict(exc.headers or {}))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # FastAPI's own shape, minus the echoed input (it may hold a password) and the ctx objects
+    # that are not JSON.
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        error = DatabaseUnavailable()
+        return error_response(error.status_code, error.message, error.code, error.response_headers())
+    return await _unexpected_error(request, exc)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    logger.exception("unhandled error (request id %s)", request_id, exc_info=exc)
+    return error_response(
+        500,
+        f"Internal server error. Quote request id {request_id} when reporting it.",
+        "internal_error",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(OSError, _database_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,61 @@
+"""Logging: readable lines by default, one JSON object per line with LOG_FORMAT=json."""
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from app.config import Settings
+
+_HANDLER_NAME = "todo-api"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        http = getattr(record, "http", None)
+        if isinstance(http, dict):
+            entry.update(http)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        http = getattr(record, "http", None)
+        if isinstance(http, dict):
+            line += f" {http['duration_ms']}ms id={http['request_id']}"
+            if http.get("user_id"):
+                line += f" user={http['user_id']}"
+        return line
+
+
+def configure_logging(settings: Settings) -> None:
+    """Install one stderr handler on the root logger (once), in the configured format."""
+    root = logging.getLogger()
+    root.setLevel(settings.log_level.upper())
+    formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
+    for handler in root.handlers:
+        if handler.get_name() == _HANDLER_NAME:
+            handler.setFormatter(formatter)
+            return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    # Our access log replaces uvicorn's; its error logger propagates to ours.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True

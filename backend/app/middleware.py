@@ -1,0 +1,160 @@
+"""The one ASGI middleware every request passes: request id, body limit, headers, access log."""
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PayloadTooLarge
+
+access_logger = logging.getLogger("app.access")
+error_logger = logging.getLogger("app.errors")
+
+REQUEST_ID_HEADER = "x-request-id"
+# A client's request id is echoed only when it is short and harmless in a log line or header.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _json_error(status: int, body: dict[str, Any], request_id: str) -> tuple[Message, Message]:
+    payload = json.dumps(body).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-request-id", request_id.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"connection", b"close"),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": payload}
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+        request_id = self._request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        response_started = False
+
+        declared = self._content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            await self._send_too_large(send, request_id)
+            self._log(scope, 413, started, request_id)
+            return
+
+        received = 0
+        answered_too_large = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, answered_too_large, status
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes and not answered_too_large:
+                    # Answer now, while the app is still reading, and stop reading: whatever the
+                    # app makes of the error raised below is dropped by `send_with_headers`.
+                    answered_too_large = True
+                    status = 413
+                    await self._send_too_large(send, request_id)
+                    raise BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if answered_too_large:
+                return
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID_HEADER] = request_id
+                headers["x-content-type-options"] = "nosniff"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except BodyTooLarge:
+            pass  # already answered 413
+        except Exception:
+            # Starlette's last-resort handler would answer outside this middleware, without the
+            # request id: answer here, generically, and keep the traceback in the log only.
+            error_logger.exception("unhandled error (request id %s)", request_id)
+            if response_started or answered_too_large:
+                raise
+            status = 500
+            body = {
+                "detail": f"Internal server error. Quote request id {request_id} when reporting it.",
+                "code": "internal_error",
+            }
+            for message in _json_error(500, body, request_id):
+                await send(message)
+        finally:
+            self._log(scope, status, started, request_id)
+
+    @staticmethod
+    def _request_id(scope: Scope) -> str:
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if SAFE_REQUEST_ID.fullmatch(candidate):
+                    return candidate
+                break
+        return uuid.uuid4().hex
+
+    @staticmethod
+    def _content_length(scope: Scope) -> int | None:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return None
+        return None
+
+    @staticmethod
+    async def _send_too_large(send: Send, request_id: str) -> None:
+        error = PayloadTooLarge()
+        body = {"detail": error.message, "code": error.code}
+        for message in _json_error(413, body, request_id):
+            await send(message)
+
+    @staticmethod
+    def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
+        route = scope.get("route")
+        state = scope.get("state", {})
+        access_logger.info(
+            "%s %s %s",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "http": {
+                    "method": scope["method"],
+                    "path": getattr(route, "path", None) or scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "request_id": request_id,
+                    "user_id": state.get("user_id"),
+                }
+            },
+        )

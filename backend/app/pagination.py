@@ -1,0 +1,21 @@
+"""Paging headers: `X-Total-Count` and an RFC 8288 `Link` that keeps the other parameters."""
+
+import math
+
+from fastapi import Request, Response
+
+from app.schemas import TaskQuery
+
+
+def set_paging_headers(response: Response, *, request: Request, query: TaskQuery, total: int) -> None:
+    last = max(1, math.ceil(total / query.limit))
+    pages = {"first": 1, "last": last}
+    if query.page > 1:
+        pages["prev"] = min(query.page - 1, last)
+    if query.page < last:
+        pages["next"] = query.page + 1
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["Link"] = ", ".join(
+        f'<{request.url.include_query_params(page=page)}>; rel="{rel}"'
+        for rel, page in pages.items()
+    )

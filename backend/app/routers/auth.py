@@ -1,0 +1,87 @@
+"""/api/auth: register, login, refresh, logout, me."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from app import accounts
+from app.accounts import AccountContext
+from app.auth import CurrentUser
+from app.database import SessionDep
+from app.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    RateLimited,
+    SessionRevoked,
+    TokenExpired,
+    TokenInvalid,
+    Unauthorized,
+    responses,
+)
+from app.schemas import AuthResponse, LoginRequest, RefreshRequest, RegisterRequest, UserPublic
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def account_context(request: Request) -> AccountContext:
+    context: AccountContext = request.app.state.accounts
+    return context
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+Context = Annotated[AccountContext, Depends(account_context)]
+Client = Annotated[str, Depends(client_address)]
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(EmailTaken, RateLimited),
+)
+async def register(
+    data: RegisterRequest, session: SessionDep, context: Context, client: Client, response: Response
+) -> AuthResponse:
+    """Create an account and sign it in."""
+    response.headers.update(NO_STORE)
+    return await accounts.register(session=session, context=context, data=data, client=client)
+
+
+@router.post("/login", responses=responses(InvalidCredentials, RateLimited))
+async def login(
+    data: LoginRequest, session: SessionDep, context: Context, client: Client, response: Response
+) -> AuthResponse:
+    """Sign in with email and password."""
+    response.headers.update(NO_STORE)
+    return await accounts.login(session=session, context=context, data=data, client=client)
+
+
+@router.post("/refresh", responses=responses(TokenInvalid, TokenExpired, SessionRevoked))
+async def refresh(
+    data: RefreshRequest, session: SessionDep, context: Context, response: Response
+) -> AuthResponse:
+    """Exchange a refresh token for a new pair; the old refresh token stops working."""
+    response.headers.update(NO_STORE)
+    return await accounts.refresh(
+        session=session, context=context, refresh_token=data.refresh_token
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(TokenInvalid, SessionRevoked),
+)
+async def logout(data: RefreshRequest, session: SessionDep) -> None:
+    """End the session the refresh token belongs to, with all its tokens."""
+    await accounts.logout(session=session, refresh_token=data.refresh_token)
+
+
+@router.get("/me", responses=responses(Unauthorized, TokenInvalid, TokenExpired, SessionRevoked))
+async def me(user: CurrentUser) -> UserPublic:
+    """The signed-in user."""
+    return UserPublic.model_validate(user)

@@ -1,0 +1,154 @@
+"""Request and response models: what the API accepts and shows, and nothing more."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
+
+from app.models import Priority
+
+
+def _storable(value: str) -> str:
+    """Reject what no database column can hold: NUL characters and lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _normalise_email(value: str) -> str:
+    return value.strip().lower()
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+Email = Annotated[
+    EmailStr, StringConstraints(max_length=254), AfterValidator(_storable), AfterValidator(_normalise_email)
+]
+Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Password = Annotated[Text, StringConstraints(min_length=8, max_length=1024)]
+Title = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[Text, StringConstraints(max_length=5000)]
+
+
+class Body(BaseModel):
+    # Unknown members, server-owned ones included (id, user_id, timestamps), are ignored.
+    model_config = ConfigDict(extra="ignore")
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+class RegisterRequest(Body):
+    email: Email
+    name: Name
+    password: Password
+
+
+class LoginRequest(Body):
+    email: Email
+    # Any length up to the cap: a short password simply fails to match.
+    password: Annotated[Text, StringConstraints(min_length=1, max_length=1024)]
+
+
+class RefreshRequest(Body):
+    refresh_token: Annotated[Text, StringConstraints(min_length=1, max_length=512)]
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AuthResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    user: UserPublic
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+class TaskCreate(Body):
+    title: Title
+    description: Description | None = None
+    priority: Priority = Priority.MEDIUM
+    completed: StrictBool = False
+
+
+class TaskUpdate(TaskCreate):
+    """PUT: the whole task; what is left out goes back to its default."""
+
+
+class TaskPatch(Body):
+    """PATCH: only the members sent change; `description` alone may be set to null."""
+
+    title: Title | None = None
+    description: Description | None = None
+    priority: Priority | None = None
+    completed: StrictBool | None = None
+
+    @field_validator("title", "priority", "completed")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class TaskPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    title: str
+    description: str | None
+    completed: bool
+    priority: Priority
+    created_at: datetime
+    updated_at: datetime
+
+
+TaskSort = Literal[
+    "created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority", "title", "-title"
+]
+
+
+class TaskQuery(BaseModel):
+    status: Literal["all", "active", "completed"] = "all"
+    search: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    priority: Priority | None = None
+    sort: TaskSort = "-created_at"
+    page: int = Field(1, ge=1, le=1_000_000)
+    limit: int = Field(20, ge=1, le=100)
+
+
+class HealthStatus(BaseModel):
+    status: Literal["ok"] = "ok"
+    database: Literal["ok"] = "ok"
+
+
+class HealthUnavailable(BaseModel):
+    status: Literal["unavailable"] = "unavailable"
+    database: Literal["unavailable"] = "unavailable"
+    detail: str
+    code: str
