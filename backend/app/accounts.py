@@ -53,9 +53,10 @@ async def register(
     *, session: AsyncSession, context: AccountContext, data: RegisterRequest, client: str
 ) -> AuthResponse:
     await context.limiter.spend(context.settings.register_limit, ("register", client))
+    # Hash before touching the database: no transaction (or SQLite write lock) waits on bcrypt.
+    password_hash = await context.hasher.hash(data.password)
     if await crud.get_local_user_by_email(session=session, email=data.email):
         raise EmailTaken()
-    password_hash = await context.hasher.hash(data.password)
     user = await crud.create_local_user(
         session=session, email=data.email, name=data.name, password_hash=password_hash
     )
@@ -69,6 +70,8 @@ async def login(
     budgets = (("login-email", data.email), ("login-client", client))
     await context.limiter.check(limit, *budgets)
     user = await crud.get_local_user_by_email(session=session, email=data.email)
+    # End the read transaction before bcrypt: no pooled connection or lock is held while it runs.
+    await session.commit()
     # The same bcrypt work and the same answer whether the email is unknown or the password wrong.
     if not await context.hasher.verify(data.password, user.password_hash if user else None):
         await context.limiter.spend(limit, *budgets)

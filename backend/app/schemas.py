@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -33,14 +33,27 @@ def _normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
-Text = Annotated[str, AfterValidator(_storable)]
+def _text(*, strip: bool = False, min_length: int = 0, max_length: int) -> Any:
+    """A string type that is trimmed (optionally), bounded, and storable in any database."""
+    constraints = StringConstraints(
+        strip_whitespace=strip, min_length=min_length, max_length=max_length
+    )
+    return Annotated[str, constraints, AfterValidator(_storable)]
+
+
 Email = Annotated[
-    EmailStr, StringConstraints(max_length=254), AfterValidator(_storable), AfterValidator(_normalise_email)
+    EmailStr,
+    StringConstraints(max_length=254),
+    AfterValidator(_storable),
+    AfterValidator(_normalise_email),
 ]
-Name = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Password = Annotated[Text, StringConstraints(min_length=8, max_length=1024)]
-Title = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[Text, StringConstraints(max_length=5000)]
+Name = _text(strip=True, min_length=1, max_length=100)
+Password = _text(min_length=8, max_length=1024)
+LoginPassword = _text(min_length=1, max_length=1024)  # a short one simply fails to match
+Token = _text(min_length=1, max_length=512)
+Title = _text(strip=True, min_length=1, max_length=200)
+Description = _text(max_length=5000)
+SearchTerm = _text(max_length=200)
 
 
 class Body(BaseModel):
@@ -59,12 +72,11 @@ class RegisterRequest(Body):
 
 class LoginRequest(Body):
     email: Email
-    # Any length up to the cap: a short password simply fails to match.
-    password: Annotated[Text, StringConstraints(min_length=1, max_length=1024)]
+    password: LoginPassword
 
 
 class RefreshRequest(Body):
-    refresh_token: Annotated[Text, StringConstraints(min_length=1, max_length=512)]
+    refresh_token: Token
 
 
 class UserPublic(BaseModel):
@@ -135,7 +147,7 @@ TaskSort = Literal[
 
 class TaskQuery(BaseModel):
     status: Literal["all", "active", "completed"] = "all"
-    search: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    search: SearchTerm | None = None
     priority: Priority | None = None
     sort: TaskSort = "-created_at"
     page: int = Field(1, ge=1, le=1_000_000)
