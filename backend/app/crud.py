@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,29 +153,34 @@ def _filters(query: TaskQuery) -> list[ColumnElement[bool]]:
     return filters
 
 
-async def list_tasks(
-    *, session: AsyncSession, owner_id: uuid.UUID, query: TaskQuery
-) -> tuple[Sequence[Task], int]:
-    """One page of the owner's tasks and the number of matches before paging: two statements."""
+def list_statements(
+    *, owner_id: uuid.UUID, query: TaskQuery
+) -> tuple[Select[tuple[int]], Select[tuple[Task]]]:
+    """The count and the page statements of a list request (the query plan tests use them)."""
     filters = _filters(query)
-    total_statement = (
-        select(func.count()).select_from(Task).where(Task.user_id == owner_id, *filters)
-    )
-    total = (await session.execute(total_statement)).scalar_one()
-    if total == 0 or (query.page - 1) * query.limit >= total:
-        return [], total
-
+    count = select(func.count()).select_from(Task).where(Task.user_id == owner_id, *filters)
     column = SORT_COLUMNS[query.sort.lstrip("-")]
     descending = query.sort.startswith("-")
     order = (column.desc(), Task.id.desc()) if descending else (column.asc(), Task.id.asc())
-    statement = (
+    page = (
         _owned(owner_id)
         .where(*filters)
         .order_by(*order)
         .offset((query.page - 1) * query.limit)
         .limit(query.limit)
     )
-    return (await session.scalars(statement)).all(), total
+    return count, page
+
+
+async def list_tasks(
+    *, session: AsyncSession, owner_id: uuid.UUID, query: TaskQuery
+) -> tuple[Sequence[Task], int]:
+    """One page of the owner's tasks and the number of matches before paging: two statements."""
+    count, page = list_statements(owner_id=owner_id, query=query)
+    total = (await session.execute(count)).scalar_one()
+    if total <= (query.page - 1) * query.limit:
+        return [], total
+    return (await session.scalars(page)).all(), total
 
 
 async def get_task(
@@ -227,3 +233,58 @@ async def delete_task(*, session: AsyncSession, owner_id: uuid.UUID, task_id: uu
     result = await session.execute(statement)
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise TaskNotFound()
+
+
+# --- Better Auth users ------------------------------------------------------------------------
+
+
+async def get_external_user(*, session: AsyncSession, issuer: str, subject: str) -> User | None:
+    statement = select(User).where(User.external_issuer == issuer, User.external_subject == subject)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def create_external_user(
+    *, session: AsyncSession, issuer: str, subject: str, email: str, name: str
+) -> User:
+    """The user linked to (issuer, subject): inserted, or the one a concurrent first request
+    inserted a moment earlier. ON CONFLICT DO NOTHING instead of catching IntegrityError: on
+    PostgreSQL a failed INSERT would abort the whole request's transaction."""
+    now = utcnow()
+    values = {
+        "id": uuid.uuid4(),
+        "email": email,
+        "name": name,
+        "external_issuer": issuer,
+        "external_subject": subject,
+        "created_at": now,
+        "updated_at": now,
+    }
+    target = ["external_issuer", "external_subject"]  # uq_users_external_identity
+    if session.get_bind().dialect.name == "postgresql":
+        pg_insert = postgresql.insert(User).values(values)
+        await session.execute(pg_insert.on_conflict_do_nothing(index_elements=target))
+    else:
+        sqlite_insert = sqlite.insert(User).values(values)
+        await session.execute(sqlite_insert.on_conflict_do_nothing(index_elements=target))
+    user = await get_external_user(session=session, issuer=issuer, subject=subject)
+    assert user is not None  # inserted above, or by the request that won the race
+    return user
+
+
+async def update_external_user(
+    *, session: AsyncSession, user: User, email: str | None, name: str | None
+) -> None:
+    """Copy an email or name that changed at the provider; None keeps the stored value. Writes
+    only when something changed, so a request with an unchanged token costs no UPDATE."""
+    changes = {
+        field: value
+        for field, value in (("email", email), ("name", name))
+        if value is not None and getattr(user, field) != value
+    }
+    if not changes:
+        return
+    for field, value in changes.items():
+        setattr(user, field, value)
+    now = utcnow()
+    user.updated_at = now if now > user.updated_at else user.updated_at + timedelta(microseconds=1)
+    await session.flush()

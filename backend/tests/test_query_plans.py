@@ -1,0 +1,94 @@
+"""With 100k tasks across 1k users, one user's page never scans the whole tasks table."""
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.crud import list_statements
+from app.schemas import TaskQuery
+
+pytestmark = pytest.mark.anyio
+
+USERS = 1000
+TASKS_PER_USER = 100
+
+SEED_POSTGRES = [
+    """INSERT INTO users (id, email, name, created_at, updated_at)
+       SELECT gen_random_uuid(), 'u' || n || '@example.com', 'User ' || n, now(), now()
+       FROM generate_series(1, :users) AS n""",
+    """INSERT INTO tasks (id, user_id, title, description, completed, priority, search_text,
+                          created_at, updated_at)
+       SELECT gen_random_uuid(), u.id, 'task ' || n, NULL, n % 2 = 0, 1 + n % 3, 'task ' || n,
+              now() - n * interval '1 second', now()
+       FROM users AS u, generate_series(1, :per_user) AS n""",
+    "ANALYZE",
+]
+
+SEED_SQLITE = [
+    """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :users)
+       INSERT INTO users (id, email, name, created_at, updated_at)
+       SELECT lower(hex(randomblob(16))), 'u' || i || '@example.com', 'User ' || i,
+              '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000' FROM n""",
+    """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :per_user)
+       INSERT INTO tasks (id, user_id, title, description, completed, priority, search_text,
+                          created_at, updated_at)
+       SELECT lower(hex(randomblob(16))), u.id, 'task ' || i, NULL, i % 2 = 0, 1 + i % 3,
+              'task ' || i, strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || i || ' seconds'),
+              '2026-01-01 00:00:00.000000'
+       FROM users AS u, n""",
+    "ANALYZE",
+]
+
+
+async def _seed(connection: AsyncConnection, is_postgres: bool) -> uuid.UUID:
+    for statement in SEED_POSTGRES if is_postgres else SEED_SQLITE:
+        params = {"users": USERS, "per_user": TASKS_PER_USER}
+        await connection.execute(text(statement), params if ":" in statement else {})
+    owner = await connection.scalar(text("SELECT id FROM users ORDER BY email LIMIT 1"))
+    return owner if isinstance(owner, uuid.UUID) else uuid.UUID(str(owner))
+
+
+def _full_scans_of_tasks(plan: Any) -> list[Any]:
+    """PostgreSQL JSON plan nodes that read the whole tasks table."""
+    found = []
+    if isinstance(plan, dict):
+        if plan.get("Node Type") == "Seq Scan" and plan.get("Relation Name") == "tasks":
+            found.append(plan)
+        for value in plan.values():
+            found += _full_scans_of_tasks(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            found += _full_scans_of_tasks(value)
+    return found
+
+
+QUERIES = [
+    TaskQuery(),
+    *(TaskQuery(sort=s) for s in ("created_at", "updated_at", "-updated_at", "priority", "-priority", "title", "-title")),
+    TaskQuery(status="active", priority="High"),
+    TaskQuery(search="task 1", status="completed"),
+    TaskQuery(page=5, limit=20),
+]
+
+
+async def test_one_users_list_uses_an_index_not_a_table_scan(
+    engine: AsyncEngine, is_postgres: bool
+) -> None:
+    async with engine.begin() as connection:
+        owner = await _seed(connection, is_postgres)
+        total = await connection.scalar(text("SELECT count(*) FROM tasks"))
+        assert total == USERS * TASKS_PER_USER
+        for query in QUERIES:
+            for statement in list_statements(owner_id=owner, query=query):
+                compiled = statement.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+                if is_postgres:
+                    plan = await connection.scalar(text(f"EXPLAIN (FORMAT JSON) {compiled}"))
+                    assert _full_scans_of_tasks(plan) == [], (query, plan)
+                else:
+                    rows = (await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
+                    details = [row[-1] for row in rows]
+                    assert not any(d.startswith("SCAN tasks") for d in details), (query, details)
+                    assert any("USING" in d and "INDEX" in d for d in details), (query, details)
