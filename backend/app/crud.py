@@ -80,7 +80,7 @@ async def add_refresh_token(
 
 
 async def retire_refresh_token(*, session: AsyncSession, token_hash: str) -> uuid.UUID | None:
-    """Mark an unused token used, atomically: of two concurrent callers only one gets its session."""
+    """Mark an unused token used, atomically: of concurrent callers only one gets its session."""
     statement = (
         update(RefreshToken)
         .where(RefreshToken.token_hash == token_hash, RefreshToken.used_at.is_(None))
@@ -137,7 +137,7 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _owned(owner_id: uuid.UUID) -> Select[tuple[Task]]:
+def _owned(owner_id: uuid.UUID) -> Select[Task]:
     return select(Task).where(Task.user_id == owner_id)
 
 
@@ -153,9 +153,7 @@ def _filters(query: TaskQuery) -> list[ColumnElement[bool]]:
     return filters
 
 
-def list_statements(
-    *, owner_id: uuid.UUID, query: TaskQuery
-) -> tuple[Select[tuple[int]], Select[tuple[Task]]]:
+def list_statements(*, owner_id: uuid.UUID, query: TaskQuery) -> tuple[Select[int], Select[Task]]:
     """The count and the page statements of a list request (the query plan tests use them)."""
     filters = _filters(query)
     count = select(func.count()).select_from(Task).where(Task.user_id == owner_id, *filters)

@@ -1,5 +1,6 @@
 """Async engine, the per-request session, and turning any DATABASE_URL into an async one."""
 
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,12 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings
@@ -61,10 +67,9 @@ def parse_database_url(raw: str, *, pgbouncer: bool | None = None) -> DatabaseTa
     sslmode = query.get("sslmode") or query.get("ssl")
     if isinstance(sslmode, str) and sslmode in SSL_MODES:
         connect_args["ssl"] = sslmode
-    if isinstance(query.get("sslrootcert"), str) and sslmode in {"verify-ca", "verify-full"}:
-        import ssl
-
-        context = ssl.create_default_context(cafile=query["sslrootcert"])
+    root_cert = query.get("sslrootcert")
+    if isinstance(root_cert, str) and sslmode in {"verify-ca", "verify-full"}:
+        context = ssl.create_default_context(cafile=root_cert)
         context.check_hostname = sslmode == "verify-full"
         connect_args["ssl"] = context
     kept = {k: v for k, v in query.items() if k not in DROPPED_PG_PARAMS and k != "ssl"}
@@ -87,7 +92,12 @@ def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     # Take transaction control from the driver (it would not BEGIN before DDL), see `_sqlite_begin`.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+    for pragma in (
+        "foreign_keys=ON",
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "busy_timeout=5000",
+    ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

@@ -173,18 +173,24 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_unavailable(exc):
         logger.warning("database unavailable: %s", type(exc).__name__)
         error = DatabaseUnavailable()
-        return error_response(error.status_code, error.message, error.code, error.response_headers())
+        return error_response(
+            error.status_code, error.message, error.code, error.response_headers()
+        )
     return await _unexpected_error(request, exc)
+
+
+def internal_error_body(request_id: str | None) -> dict[str, str]:
+    """A 500 says nothing about the cause: no traceback, no SQL. The log has the details."""
+    return {
+        "detail": f"Internal server error; quote request id {request_id} to report it.",
+        "code": "internal_error",
+    }
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = getattr(request.state, "request_id", None)
     logger.exception("unhandled error (request id %s)", request_id, exc_info=exc)
-    return error_response(
-        500,
-        f"Internal server error. Quote request id {request_id} when reporting it.",
-        "internal_error",
-    )
+    return JSONResponse(internal_error_body(request_id), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -193,4 +199,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(OSError, _database_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Anything else is answered by RequestContextMiddleware, which adds the request id.

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge
+from app.errors import PayloadTooLarge, internal_error_body
 
 access_logger = logging.getLogger("app.access")
 error_logger = logging.getLogger("app.errors")
@@ -102,11 +102,7 @@ class RequestContextMiddleware:
             if response_started or answered_too_large:
                 raise
             status = 500
-            body = {
-                "detail": f"Internal server error. Quote request id {request_id} when reporting it.",
-                "code": "internal_error",
-            }
-            for message in _json_error(500, body, request_id):
+            for message in _json_error(500, internal_error_body(request_id), request_id):
                 await send(message)
         finally:
             self._log(scope, status, started, request_id)
@@ -115,7 +111,7 @@ class RequestContextMiddleware:
     def _request_id(scope: Scope) -> str:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
-                candidate = value.decode("latin-1")
+                candidate = bytes(value).decode("latin-1")
                 if SAFE_REQUEST_ID.fullmatch(candidate):
                     return candidate
                 break
@@ -150,7 +146,7 @@ class RequestContextMiddleware:
             extra={
                 "http": {
                     "method": scope["method"],
-                    "path": getattr(route, "path", None) or scope["path"],
+                    "path": str(getattr(route, "path", None) or scope["path"]),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "request_id": request_id,

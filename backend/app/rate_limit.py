@@ -7,8 +7,8 @@ from collections.abc import Awaitable
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from app.errors import RateLimited
 
@@ -21,11 +21,11 @@ def _async_storage_url(url: str) -> str:
 
 class RateLimiter:
     def __init__(self, storage_url: str | None = None, *, key_prefix: str = "todo-api") -> None:
-        self.storage: Storage = (
-            storage_from_string(_async_storage_url(storage_url), key_prefix=key_prefix)
-            if storage_url
-            else MemoryStorage()
-        )
+        self.storage: Storage = MemoryStorage()
+        if storage_url:
+            storage = storage_from_string(_async_storage_url(storage_url), key_prefix=key_prefix)
+            assert isinstance(storage, Storage)  # an async+ URL always gives an async storage
+            self.storage = storage
         self._strategy = MovingWindowRateLimiter(self.storage)
 
     async def check(self, limit: RateLimitItem, *keys: tuple[str, ...]) -> None:
@@ -50,5 +50,7 @@ class RateLimiter:
         try:
             return await call
         except Exception as exc:  # any storage failure means the same here
-            logger.warning("rate limiter storage unavailable (%s); not limiting", type(exc).__name__)
+            logger.warning(
+                "rate limiter storage unavailable (%s); not limiting", type(exc).__name__
+            )
             return default

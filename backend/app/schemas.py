@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -33,27 +33,22 @@ def _normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
-def _text(*, strip: bool = False, min_length: int = 0, max_length: int) -> Any:
-    """A string type that is trimmed (optionally), bounded, and storable in any database."""
-    constraints = StringConstraints(
-        strip_whitespace=strip, min_length=min_length, max_length=max_length
-    )
-    return Annotated[str, constraints, AfterValidator(_storable)]
+def _bounded(*, strip: bool = False, min_length: int = 0, max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length)
 
 
+# Every accepted string is bounded, trimmed where it is a label, and storable (`_storable`).
+Storable = AfterValidator(_storable)
 Email = Annotated[
-    EmailStr,
-    StringConstraints(max_length=254),
-    AfterValidator(_storable),
-    AfterValidator(_normalise_email),
+    EmailStr, StringConstraints(max_length=254), Storable, AfterValidator(_normalise_email)
 ]
-Name = _text(strip=True, min_length=1, max_length=100)
-Password = _text(min_length=8, max_length=1024)
-LoginPassword = _text(min_length=1, max_length=1024)  # a short one simply fails to match
-Token = _text(min_length=1, max_length=512)
-Title = _text(strip=True, min_length=1, max_length=200)
-Description = _text(max_length=5000)
-SearchTerm = _text(max_length=200)
+Name = Annotated[str, _bounded(strip=True, min_length=1, max_length=100), Storable]
+Password = Annotated[str, _bounded(min_length=8, max_length=1024), Storable]
+LoginPassword = Annotated[str, _bounded(min_length=1, max_length=1024), Storable]
+Token = Annotated[str, _bounded(min_length=1, max_length=512), Storable]
+Title = Annotated[str, _bounded(strip=True, min_length=1, max_length=200), Storable]
+Description = Annotated[str, _bounded(max_length=5000), Storable]
+SearchTerm = Annotated[str, _bounded(max_length=200), Storable]
 
 
 class Body(BaseModel):
@@ -141,7 +136,14 @@ class TaskPublic(BaseModel):
 
 
 TaskSort = Literal[
-    "created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority", "title", "-title"
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "priority",
+    "-priority",
+    "title",
+    "-title",
 ]
 
 

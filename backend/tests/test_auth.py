@@ -203,7 +203,9 @@ async def test_login_returns_a_new_session(client: httpx.AsyncClient) -> None:
     assert claims_of(body["access_token"])["sid"] != claims_of(auth["access_token"])["sid"]
 
 
-async def test_unknown_email_and_wrong_password_look_the_same(database_url: str, engine: AsyncEngine) -> None:
+async def test_unknown_email_and_wrong_password_look_the_same(
+    database_url: str, engine: AsyncEngine
+) -> None:
     settings = make_settings(database_url, bcrypt_rounds=8)
     async with make_client(create_app(settings, engine=engine)) as client:
         await register(client, "known@example.com")
@@ -216,17 +218,23 @@ async def test_unknown_email_and_wrong_password_look_the_same(database_url: str,
         wrong, wrong_time = await timed("known@example.com")
         unknown, unknown_time = await timed("nobody@example.com")
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {
-        "detail": "The email or password is incorrect.",
-        "code": "invalid_credentials",
-    }
+    assert (
+        wrong.json()
+        == unknown.json()
+        == {
+            "detail": "The email or password is incorrect.",
+            "code": "invalid_credentials",
+        }
+    )
     assert wrong.headers["WWW-Authenticate"] == unknown.headers["WWW-Authenticate"]
     # Both paths spend one bcrypt (~15 ms at cost 8): neither answers early.
     assert unknown_time > wrong_time * 0.5
     assert wrong_time > unknown_time * 0.5
 
 
-async def test_hashing_does_not_block_token_only_requests(database_url: str, engine: AsyncEngine) -> None:
+async def test_hashing_does_not_block_token_only_requests(
+    database_url: str, engine: AsyncEngine
+) -> None:
     settings = make_settings(database_url, bcrypt_rounds=10)
     async with make_client(create_app(settings, engine=engine)) as client:
         auth = await register(client)
@@ -465,7 +473,9 @@ async def test_failed_logins_per_client_are_limited(database_url: str, engine: A
     assert "Retry-After" in limited.headers
 
 
-async def test_successful_logins_do_not_spend_the_budget(database_url: str, engine: AsyncEngine) -> None:
+async def test_successful_logins_do_not_spend_the_budget(
+    database_url: str, engine: AsyncEngine
+) -> None:
     settings = make_settings(database_url, login_rate_limit="2/minute")
     async with make_client(create_app(settings, engine=engine)) as client:
         auth = await register(client)
@@ -500,7 +510,10 @@ async def test_two_instances_share_one_budget_through_redis(
     )
     first = create_app(settings, engine=engine)
     second = create_app(settings, engine=engine)
-    async with make_client(first, client_ip=client_ip) as a, make_client(second, client_ip=client_ip) as b:
+    async with (
+        make_client(first, client_ip=client_ip) as a,
+        make_client(second, client_ip=client_ip) as b,
+    ):
         await register(a)
         await register(b)
         await register(a)

@@ -1,12 +1,12 @@
 """Migrations build exactly the schema the models describe, and can be undone."""
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from alembic import command
 from app.config import Settings
 from app.database import create_engine, parse_database_url
 from app.migrations import alembic_config
@@ -61,7 +61,9 @@ async def test_migrations_match_the_models(empty_engine, settings: Settings) -> 
     assert {"ix_tasks_user_created", "ix_tasks_user_updated", "ix_tasks_user_priority"} <= indexes
 
 
-async def test_migrations_downgrade_to_empty_and_upgrade_again(empty_engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+async def test_migrations_downgrade_to_empty_and_upgrade_again(
+    empty_engine, settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
     async with empty_engine.begin() as connection:
         await connection.run_sync(_upgrade, settings)
     async with empty_engine.begin() as connection:

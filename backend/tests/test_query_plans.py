@@ -67,7 +67,18 @@ def _full_scans_of_tasks(plan: Any) -> list[Any]:
 
 QUERIES = [
     TaskQuery(),
-    *(TaskQuery(sort=s) for s in ("created_at", "updated_at", "-updated_at", "priority", "-priority", "title", "-title")),
+    *(
+        TaskQuery(sort=s)
+        for s in (
+            "created_at",
+            "updated_at",
+            "-updated_at",
+            "priority",
+            "-priority",
+            "title",
+            "-title",
+        )
+    ),
     TaskQuery(status="active", priority="High"),
     TaskQuery(search="task 1", status="completed"),
     TaskQuery(page=5, limit=20),
@@ -83,7 +94,9 @@ async def test_one_users_list_uses_an_index_not_a_table_scan(
         assert total == USERS * TASKS_PER_USER
         for query in QUERIES:
             for statement in list_statements(owner_id=owner, query=query):
-                compiled = statement.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+                compiled = statement.compile(
+                    engine.sync_engine, compile_kwargs={"literal_binds": True}
+                )
                 if is_postgres:
                     plan = await connection.scalar(text(f"EXPLAIN (FORMAT JSON) {compiled}"))
                     assert _full_scans_of_tasks(plan) == [], (query, plan)

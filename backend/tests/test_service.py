@@ -125,7 +125,9 @@ async def test_cors_allows_configured_origin_and_exposes_paging_headers(
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     simple = await client.get("/api/health", headers={"Origin": "http://localhost:3000"})
-    exposed = {h.strip().lower() for h in simple.headers["Access-Control-Expose-Headers"].split(",")}
+    exposed = {
+        h.strip().lower() for h in simple.headers["Access-Control-Expose-Headers"].split(",")
+    }
     assert {"x-total-count", "link"} <= exposed
 
 

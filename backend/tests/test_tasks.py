@@ -76,13 +76,18 @@ async def test_server_owned_fields_in_a_body_never_take_effect(
     assert patched.json()["user_id"] == task["user_id"]
     assert patched.json()["created_at"] == task["created_at"]
     # The other user's task is untouched.
-    assert (await client.get(f"/api/tasks/{other['id']}", headers=other_user_headers)).json() == other
+    assert (
+        await client.get(f"/api/tasks/{other['id']}", headers=other_user_headers)
+    ).json() == other
 
 
 @pytest.mark.parametrize(
-    "text", ["Café crème", "日本語のタスク", "emoji 🎉🚀", "Ελληνικά", "right-to-left עברית", "a\u0301"]
+    "text",
+    ["Café crème", "日本語のタスク", "emoji 🎉🚀", "Ελληνικά", "right-to-left עברית", "a\u0301"],
 )
-async def test_unicode_round_trips(client: httpx.AsyncClient, auth_headers: Headers, text: str) -> None:
+async def test_unicode_round_trips(
+    client: httpx.AsyncClient, auth_headers: Headers, text: str
+) -> None:
     task = await create(client, auth_headers, title=text, description=text * 3)
     fetched = (await client.get(f"/api/tasks/{task['id']}", headers=auth_headers)).json()
     assert (fetched["title"], fetched["description"]) == (text, text * 3)
@@ -131,7 +136,9 @@ async def test_title_limits_count_characters_after_trimming(
     assert len(task["description"]) == 5000
 
 
-async def test_lone_surrogate_is_422_not_500(client: httpx.AsyncClient, auth_headers: Headers) -> None:
+async def test_lone_surrogate_is_422_not_500(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
     response = await client.post(
         "/api/tasks",
         content=b'{"title": "\\ud800"}',
@@ -160,7 +167,9 @@ async def test_put_replaces_and_resets_omitted_fields(
     task = await create(
         client, auth_headers, title="Old", description="Desc", priority="High", completed=True
     )
-    response = await client.put(f"/api/tasks/{task['id']}", json={"title": "New"}, headers=auth_headers)
+    response = await client.put(
+        f"/api/tasks/{task['id']}", json={"title": "New"}, headers=auth_headers
+    )
     assert response.status_code == 200
     replaced = response.json()
     assert replaced["title"] == "New"
@@ -181,7 +190,9 @@ async def test_put_requires_a_title(client: httpx.AsyncClient, auth_headers: Hea
     assert response.status_code == 422
 
 
-async def test_patch_changes_only_what_is_sent(client: httpx.AsyncClient, auth_headers: Headers) -> None:
+async def test_patch_changes_only_what_is_sent(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
     task = await create(client, auth_headers, title="Keep", description="Keep too", priority="Low")
     done = await client.patch(
         f"/api/tasks/{task['id']}", json={"completed": True}, headers=auth_headers
@@ -201,7 +212,8 @@ async def test_patch_changes_only_what_is_sent(client: httpx.AsyncClient, auth_h
 
 
 @pytest.mark.parametrize(
-    "body", [{"title": None}, {"completed": None}, {"priority": None}, {"title": ""}, {"completed": "yes"}]
+    "body",
+    [{"title": None}, {"completed": None}, {"priority": None}, {"title": ""}, {"completed": "yes"}],
 )
 async def test_patch_rejects_nulls_and_bad_values(
     client: httpx.AsyncClient, auth_headers: Headers, body: dict[str, Any]
@@ -224,7 +236,9 @@ async def test_every_write_moves_updated_at_and_never_created_at(
     assert [parse_time(s) for s in seen] == sorted({parse_time(s) for s in seen})
 
 
-async def test_delete_then_everything_is_404(client: httpx.AsyncClient, auth_headers: Headers) -> None:
+async def test_delete_then_everything_is_404(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
     task = await create(client, auth_headers)
     url = f"/api/tasks/{task['id']}"
     response = await client.delete(url, headers=auth_headers)
@@ -245,11 +259,20 @@ async def test_another_users_task_is_not_found_for_every_method(
     theirs = await create(client, other_user_headers, title="Private")
     missing = f"/api/tasks/{uuid.uuid4()}"
     url = f"/api/tasks/{theirs['id']}"
-    for method, body in (("GET", None), ("PUT", {"title": "x"}), ("PATCH", {"title": "x"}), ("DELETE", None)):
+    for method, body in (
+        ("GET", None),
+        ("PUT", {"title": "x"}),
+        ("PATCH", {"title": "x"}),
+        ("DELETE", None),
+    ):
         stolen = await client.request(method, url, json=body, headers=auth_headers)
         unknown = await client.request(method, missing, json=body, headers=auth_headers)
         assert stolen.status_code == unknown.status_code == 404
-        assert stolen.json() == unknown.json() == {"detail": "Task not found.", "code": "task_not_found"}
+        assert (
+            stolen.json()
+            == unknown.json()
+            == {"detail": "Task not found.", "code": "task_not_found"}
+        )
     # Nothing happened to it.
     assert (await client.get(url, headers=other_user_headers)).json() == theirs
 
@@ -265,10 +288,17 @@ async def test_lists_only_show_the_owners_tasks(
         assert response.headers["X-Total-Count"] == "1"
 
 
-async def test_tasks_require_authentication(client: httpx.AsyncClient, auth_headers: Headers) -> None:
+async def test_tasks_require_authentication(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
     task = await create(client, auth_headers)
-    for method, url in (("GET", "/api/tasks"), ("POST", "/api/tasks"), ("GET", f"/api/tasks/{task['id']}"),
-                        ("PATCH", f"/api/tasks/{task['id']}"), ("DELETE", f"/api/tasks/{task['id']}")):
+    for method, url in (
+        ("GET", "/api/tasks"),
+        ("POST", "/api/tasks"),
+        ("GET", f"/api/tasks/{task['id']}"),
+        ("PATCH", f"/api/tasks/{task['id']}"),
+        ("DELETE", f"/api/tasks/{task['id']}"),
+    ):
         response = await client.request(method, url, json={"title": "x"})
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -281,7 +311,10 @@ async def test_parallel_patches_all_succeed_and_leave_one_sent_state(
     client: httpx.AsyncClient, auth_headers: Headers
 ) -> None:
     task = await create(client, auth_headers)
-    bodies = [{"title": f"title {n}", "priority": ("High", "Low")[n % 2], "completed": n % 3 == 0} for n in range(50)]
+    bodies = [
+        {"title": f"title {n}", "priority": ("High", "Low")[n % 2], "completed": n % 3 == 0}
+        for n in range(50)
+    ]
     responses = await asyncio.gather(
         *(client.patch(f"/api/tasks/{task['id']}", json=b, headers=auth_headers) for b in bodies)
     )
@@ -314,13 +347,17 @@ async def test_empty_list_is_an_empty_array_with_headers(
     assert 'rel="next"' not in response.headers["Link"]
 
 
-async def test_default_list_is_newest_first(client: httpx.AsyncClient, auth_headers: Headers) -> None:
+async def test_default_list_is_newest_first(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
     ids = [(await create(client, auth_headers, title=f"t{n}"))["id"] for n in range(3)]
     listed = (await client.get("/api/tasks", headers=auth_headers)).json()
     assert [t["id"] for t in listed] == ids[::-1]
 
 
-async def test_status_and_priority_filters(client: httpx.AsyncClient, auth_headers: Headers) -> None:
+async def test_status_and_priority_filters(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
     a = await create(client, auth_headers, title="a", priority="High", completed=True)
     b = await create(client, auth_headers, title="b", priority="High")
     c = await create(client, auth_headers, title="c", priority="Low", completed=True)
@@ -344,10 +381,14 @@ async def test_search_is_case_insensitive_on_title_and_description(
     title = await create(client, auth_headers, title="Buy MILK")
     desc = await create(client, auth_headers, title="Errand", description="get milk and bread")
     await create(client, auth_headers, title="Other")
-    unicode_task = await create(client, auth_headers, title="ÉCOLE Ärger Straße", description="ΣΟΦΙΑ")
+    unicode_task = await create(
+        client, auth_headers, title="ÉCOLE Ärger Straße", description="ΣΟΦΙΑ"
+    )
 
     async def ids(term: str, **params: str) -> set[str]:
-        response = await client.get("/api/tasks", params={"search": term, **params}, headers=auth_headers)
+        response = await client.get(
+            "/api/tasks", params={"search": term, **params}, headers=auth_headers
+        )
         return {t["id"] for t in response.json()}
 
     assert await ids("milk") == {title["id"], desc["id"]}
@@ -359,7 +400,9 @@ async def test_search_is_case_insensitive_on_title_and_description(
     assert await ids("nothing") == set()
 
 
-async def test_search_treats_wildcards_literally(client: httpx.AsyncClient, auth_headers: Headers) -> None:
+async def test_search_treats_wildcards_literally(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
     percent = await create(client, auth_headers, title="100% done")
     underscore = await create(client, auth_headers, title="snake_case")
     backslash = await create(client, auth_headers, title="C:\\path")
@@ -411,7 +454,16 @@ async def test_out_of_range_query_values_are_422(
     assert response.status_code == 422, response.text
 
 
-SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority", "title", "-title"]
+SORTS = [
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "priority",
+    "-priority",
+    "title",
+    "-title",
+]
 
 
 def sort_key(sort: str) -> Any:
@@ -523,7 +575,10 @@ async def test_default_limit_is_20(
 
 
 async def test_a_list_request_costs_three_statements(
-    client: httpx.AsyncClient, auth_headers: Headers, engine: AsyncEngine, many_tasks: list[dict[str, Any]]
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    engine: AsyncEngine,
+    many_tasks: list[dict[str, Any]],
 ) -> None:
     statements: list[str] = []
 
