@@ -18,8 +18,9 @@ def _settings_or_exit() -> Settings:
     except (ValidationError, SettingsError) as exc:
         errors = exc.errors() if isinstance(exc, ValidationError) else []
         lines = [
-            f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}"
-            .replace("settings: Value error, ", "")
+            f"{'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}".replace(
+                "settings: Value error, ", ""
+            )
             for e in errors
         ] or [str(exc)]
         for line in lines:

@@ -7,7 +7,9 @@ from fastapi import Request, Response
 from app.schemas import TaskQuery
 
 
-def set_paging_headers(response: Response, *, request: Request, query: TaskQuery, total: int) -> None:
+def set_paging_headers(
+    response: Response, *, request: Request, query: TaskQuery, total: int
+) -> None:
     last = max(1, math.ceil(total / query.limit))
     pages = {"first": 1, "last": last}
     if query.page > 1:

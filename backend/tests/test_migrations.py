@@ -1,12 +1,12 @@
 """Migrations build exactly the schema the models describe, and can be undone."""
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import command
 from app.config import Settings
 from app.database import create_engine, parse_database_url
 from app.migrations import alembic_config

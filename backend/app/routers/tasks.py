@@ -15,7 +15,6 @@ from app.schemas import TaskCreate, TaskPatch, TaskPublic, TaskQuery, TaskUpdate
 router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=responses(TokenInvalid))
 
 
-
 @router.get("")
 async def list_tasks(
     query: Annotated[TaskQuery, Query()],
@@ -65,7 +64,9 @@ async def update_task(
     return TaskPublic.model_validate(task)
 
 
-@router.delete("/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(TaskNotFound))
+@router.delete(
+    "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(TaskNotFound)
+)
 async def delete_task(task_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
     """Delete a task."""
     await crud.delete_task(session=session, owner_id=user.id, task_id=task_id)
