@@ -2,9 +2,9 @@
 
 import asyncio
 
+from alembic import context
 from sqlalchemy import Connection, text
 
-from alembic import context
 from app.config import load_settings
 from app.database import create_engine
 from app.models import Base

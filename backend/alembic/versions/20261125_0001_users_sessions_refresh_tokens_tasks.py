@@ -8,7 +8,6 @@ Create Date: 2026-11-25 00:56:28.986970
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision: str = "0001"
