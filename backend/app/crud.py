@@ -25,7 +25,8 @@ async def get_local_user_by_email(*, session: AsyncSession, email: str) -> User 
 async def create_local_user(
     *, session: AsyncSession, email: str, name: str, password_hash: str
 ) -> User:
-    user = User(email=email, name=name, password_hash=password_hash)
+    now = utcnow()
+    user = User(email=email, name=name, password_hash=password_hash, created_at=now, updated_at=now)
     session.add(user)
     try:
         await session.flush()

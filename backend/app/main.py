@@ -6,13 +6,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import Headers
+from starlette.responses import Response
 
 from app.accounts import AccountContext
 from app.auth import PasswordHasher
 from app.better_auth import BetterAuthVerifier
 from app.config import Settings, load_settings
 from app.database import create_engine, create_session_factory
-from app.errors import install_error_handlers
+from app.errors import error_response, install_error_handlers
 from app.logs import configure_logging
 from app.middleware import RequestContextMiddleware
 from app.rate_limit import RateLimiter
@@ -22,6 +24,17 @@ DESCRIPTION = """
 A multi-user Todo API. Register or log in under **auth**, then press **Authorize** and paste
 the `access_token`. Every error body carries `detail`, and `code` except for 422s.
 """
+
+
+class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with its rejected preflights answered in our JSON error format."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return error_response(400, bytes(response.body).decode(), "cors_rejected", headers)
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
@@ -61,7 +74,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(tasks.router)
 
     app.add_middleware(
-        CORSMiddleware,
+        JSONCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],

@@ -134,6 +134,13 @@ async def test_cors_allows_configured_origin_and_exposes_paging_headers(
 async def test_cors_rejects_other_origins(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/health", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+    preflight = await client.options(
+        "/api/tasks",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 400
+    assert preflight.json()["code"] == "cors_rejected"
+    assert "Access-Control-Allow-Origin" not in preflight.headers
 
 
 async def test_cors_origins_setting_is_a_comma_separated_list(
