@@ -18,6 +18,7 @@ DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'todo.db'}"
 # Values people paste from examples; none of them is a secret.
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "your-secret-key", "jwt_secret"}
 MIN_SECRET_BYTES = 32
+MAX_ISSUER_LENGTH = 255  # users.external_issuer
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +90,14 @@ class Settings(BaseSettings):
         return value.lower()
 
     @model_validator(mode="after")
-    def _check_secret(self) -> "Settings":
+    def _check_for_start(self) -> "Settings":
         if self.is_production:
             problem = secret_problem(self.jwt_secret)
             if problem:
                 raise SettingsError(f"JWT_SECRET {problem}; set it to 32+ random bytes")
+        issuer = self.better_auth_issuer or (self.better_auth_url or "").rstrip("/")
+        if len(issuer) > MAX_ISSUER_LENGTH:  # stored with every linked Better Auth user
+            raise SettingsError(f"BETTER_AUTH_ISSUER is longer than {MAX_ISSUER_LENGTH} characters")
         return self
 
     @property
