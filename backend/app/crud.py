@@ -1,17 +1,19 @@
 """Every query the service runs. Keyword-only; task queries are always scoped by their owner."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import EmailTaken, TaskNotFound
-from app.models import AuthSession, RefreshToken, Task, User, utcnow
+from app.models import AuthSession, Priority, PriorityRank, RefreshToken, Task, User, utcnow
 from app.schemas import TaskCreate, TaskPatch, TaskQuery
 
 # --- users ------------------------------------------------------------------------------------
@@ -43,16 +45,20 @@ class SessionUser:
     expired: bool
 
 
+# Built once: the lookup every authenticated request makes (user and session, by primary keys).
+_SESSION_USER = (
+    select(User, AuthSession.revoked_at, AuthSession.expires_at)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(AuthSession.id == bindparam("session_id"), User.id == bindparam("user_id"))
+)
+
+
 async def get_user_for_session(
     *, session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
 ) -> SessionUser | None:
     """The user behind an access token and the state of its session, in one indexed lookup."""
-    statement = (
-        select(User, AuthSession.revoked_at, AuthSession.expires_at)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(AuthSession.id == session_id, User.id == user_id)
-    )
-    row = (await session.execute(statement)).one_or_none()
+    parameters = {"session_id": session_id, "user_id": user_id}
+    row = (await session.execute(_SESSION_USER, parameters)).one_or_none()
     if row is None:
         return None
     user, revoked_at, expires_at = row
@@ -129,9 +135,12 @@ SORT_COLUMNS = {
 }
 
 
+SEARCH_SEPARATOR = "\x1f"
+
+
 def search_text(title: str, description: str | None) -> str:
     """What `search` matches against: both fields case-folded, kept apart by a separator."""
-    return f"{title.casefold()}\x1f{(description or '').casefold()}"
+    return f"{title.casefold()}{SEARCH_SEPARATOR}{(description or '').casefold()}"
 
 
 def _escape_like(term: str) -> str:
@@ -142,44 +151,90 @@ def _owned(owner_id: uuid.UUID) -> Select[Task]:
     return select(Task).where(Task.user_id == owner_id)
 
 
-def _filters(query: TaskQuery) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = []
-    if query.status != "all":
-        filters.append(Task.completed.is_(query.status == "completed"))
-    if query.priority is not None:
-        filters.append(Task.priority == query.priority)
-    if query.search:
-        pattern = f"%{_escape_like(query.search.casefold().replace(chr(0x1F), ''))}%"
-        filters.append(Task.search_text.like(pattern, escape="\\"))
-    return filters
+# What a list shows: the public columns only (no search_text), as plain rows, not ORM objects.
+LISTED_COLUMNS = (
+    Task.id,
+    Task.user_id,
+    Task.title,
+    Task.description,
+    Task.completed,
+    Task.priority,
+    Task.created_at,
+    Task.updated_at,
+)
 
 
-def list_statements(*, owner_id: uuid.UUID, query: TaskQuery) -> tuple[Select[int], Select[Task]]:
-    """The count and the page statements of a list request (the query plan tests use them)."""
-    filters = _filters(query)
-    count = select(func.count()).select_from(Task).where(Task.user_id == owner_id, *filters)
-    column = SORT_COLUMNS[query.sort.lstrip("-")]
-    descending = query.sort.startswith("-")
+ListedSelect = Select[uuid.UUID, uuid.UUID, str, str | None, bool, Priority, datetime, datetime]
+ListedRow = Row[uuid.UUID, uuid.UUID, str, str | None, bool, Priority, datetime, datetime]
+
+
+@functools.cache
+def _list_shapes(
+    status: str, by_priority: bool, by_search: bool, sort: str
+) -> tuple[Select[int], ListedSelect]:
+    """The count and page statements for one combination of filters and sort, built once.
+
+    Values (owner, priority, pattern, limit, offset) are bind parameters, so every request
+    reuses the same statement objects and SQLAlchemy's compiled form of them.
+    """
+    filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner_id")]
+    if status != "all":
+        filters.append(Task.completed.is_(status == "completed"))
+    if by_priority:
+        filters.append(Task.priority == bindparam("priority", type_=PriorityRank))
+    if by_search:
+        filters.append(Task.search_text.like(bindparam("pattern"), escape="\\"))
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    descending = sort.startswith("-")
     order = (column.desc(), Task.id.desc()) if descending else (column.asc(), Task.id.asc())
+    count = select(func.count()).select_from(Task).where(*filters)
     page = (
-        _owned(owner_id)
+        select(*LISTED_COLUMNS)
         .where(*filters)
         .order_by(*order)
-        .offset((query.page - 1) * query.limit)
-        .limit(query.limit)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
     )
     return count, page
 
 
+def _list_parameters(owner_id: uuid.UUID, query: TaskQuery) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "owner_id": owner_id,
+        "limit": query.limit,
+        "offset": (query.page - 1) * query.limit,
+    }
+    if query.priority is not None:
+        parameters["priority"] = query.priority
+    if query.search:
+        term = query.search.casefold().replace(SEARCH_SEPARATOR, "")
+        parameters["pattern"] = f"%{_escape_like(term)}%"
+    return parameters
+
+
+def _shapes_for(query: TaskQuery) -> tuple[Select[int], ListedSelect]:
+    return _list_shapes(query.status, query.priority is not None, bool(query.search), query.sort)
+
+
+def list_statements(*, owner_id: uuid.UUID, query: TaskQuery) -> tuple[Select[int], ListedSelect]:
+    """The count and page statements of a list request with their values bound (for EXPLAIN)."""
+    parameters = _list_parameters(owner_id, query)
+    count, page = _shapes_for(query)
+    return count.params(parameters), page.params(parameters)
+
+
 async def list_tasks(
     *, session: AsyncSession, owner_id: uuid.UUID, query: TaskQuery
-) -> tuple[Sequence[Task], int]:
+) -> tuple[Sequence[ListedRow], int]:
     """One page of the owner's tasks and the number of matches before paging: two statements."""
-    count, page = list_statements(owner_id=owner_id, query=query)
-    total = (await session.execute(count)).scalar_one()
-    if total <= (query.page - 1) * query.limit:
+    parameters = _list_parameters(owner_id, query)
+    count, page = _shapes_for(query)
+    # Plain Core statements on the session's connection: no ORM machinery for plain rows.
+    connection = await session.connection()
+    total = (await connection.execute(count, parameters)).scalar_one()
+    if total <= parameters["offset"]:
         return [], total
-    return (await session.scalars(page)).all(), total
+    return (await connection.execute(page, parameters)).all(), total
 
 
 async def get_task(

@@ -166,14 +166,34 @@ def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: An
         raise DisconnectionError() from exc
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class SessionFactories:
+    """Sessions for writes, and for reads: on PostgreSQL a read runs without a transaction
+    block (autocommit), which saves the BEGIN and COMMIT round trips on every GET."""
+
+    write: async_sessionmaker[AsyncSession]
+    read: async_sessionmaker[AsyncSession]
+
+    def for_method(self, method: str) -> async_sessionmaker[AsyncSession]:
+        return self.read if method in READ_ONLY_METHODS else self.write
+
+
+def create_session_factories(engine: AsyncEngine) -> SessionFactories:
+    write = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    if engine.dialect.name != "postgresql":
+        return SessionFactories(write=write, read=write)
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    read = async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
+    return SessionFactories(write=write, read=read)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: committed when the route succeeds, rolled back when it raises."""
-    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
-    async with factory() as session:
+    factories: SessionFactories = request.app.state.session_factories
+    async with factories.for_method(request.method)() as session:
         try:
             yield session
         except BaseException:
