@@ -139,8 +139,10 @@ SEARCH_SEPARATOR = "\x1f"
 
 
 def search_text(title: str, description: str | None) -> str:
-    """What `search` matches against: both fields case-folded, kept apart by a separator."""
-    return f"{title.casefold()}{SEARCH_SEPARATOR}{(description or '').casefold()}"
+    """What `search` matches against: both fields case-folded, kept apart by a separator that
+    neither field nor a search term can contain (it reads as a space in them)."""
+    fields = (title.casefold(), (description or "").casefold())
+    return SEARCH_SEPARATOR.join(field.replace(SEARCH_SEPARATOR, " ") for field in fields)
 
 
 def _escape_like(term: str) -> str:
@@ -207,7 +209,7 @@ def _list_parameters(owner_id: uuid.UUID, query: TaskQuery) -> dict[str, Any]:
     if query.priority is not None:
         parameters["priority"] = query.priority
     if query.search:
-        term = query.search.casefold().replace(SEARCH_SEPARATOR, "")
+        term = query.search.casefold().replace(SEARCH_SEPARATOR, " ")
         parameters["pattern"] = f"%{_escape_like(term)}%"
     return parameters
 

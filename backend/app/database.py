@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,14 +28,20 @@ SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 # libpq-only parameters asyncpg has no argument for (asyncpg negotiates SCRAM itself).
 DROPPED_PG_PARAMS = {"channel_binding", "sslmode", "sslrootcert", "connect_timeout"}
 
-# Errors that mean "the database is not there right now", as opposed to a bad query.
+# Errors that mean "the database is not there right now", as opposed to a bad query: the
+# driver's connection errors, socket errors and timeouts (TimeoutError and ConnectionError are
+# OSErrors), and no free connection in the pool within DB_POOL_TIMEOUT.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     InterfaceError,
-    ConnectionError,
-    TimeoutError,
+    DisconnectionError,
+    PoolTimeout,
     OSError,
 )
+# PostgreSQL's SQLSTATEs for the same: connection exceptions (class 08), insufficient resources
+# (53, e.g. too many connections), shutdown and start-up (57P01-57P03: admin or crash shutdown,
+# "the database system is starting up"), and a statement cancelled by statement_timeout (57014).
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P0", "57014")
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,10 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
     target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
     if target.is_sqlite:
         engine = create_async_engine(
-            target.url, connect_args={"timeout": settings.db_pool_timeout}, pool_pre_ping=True
+            target.url,
+            connect_args={"timeout": settings.db_pool_timeout},
+            pool_pre_ping=True,
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
@@ -140,6 +150,9 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=1800,
+        # Statement parameters hold password and token hashes: keep them out of error messages
+        # (which reach the log with a 500's traceback) and out of SQL echo logging.
+        hide_parameters=True,
     )
     event.listen(engine.sync_engine, "checkin", _remember_checkin)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
@@ -215,9 +228,19 @@ async def ping(engine: AsyncEngine) -> None:
 
 
 def is_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the database is unreachable rather than that a query was wrong."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, UNAVAILABLE_ERRORS)
+    """Whether `exc` says the database is unreachable rather than that a query was wrong. The
+    driver's error may be wrapped (SQLAlchemy keeps it in `.orig`, asyncpg's in `__cause__`):
+    "the database system is starting up" arrives as a plain DBAPIError, for one."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, UNAVAILABLE_ERRORS):
+            return True
+        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__
+    return False

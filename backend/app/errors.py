@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.database import is_unavailable
 
@@ -28,6 +29,8 @@ class AppError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     detail: ClassVar[str] = "The request could not be processed."
+    # Headers the response always carries, for the OpenAPI schema: name -> description.
+    documented_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
         super().__init__(detail or self.detail)
@@ -38,10 +41,18 @@ class AppError(Exception):
         return self.headers
 
 
+class MalformedBody(AppError):
+    """Raised by FastAPI itself (as a 400 HTTPException) for a body that is not even text."""
+
+    code = "bad_request"
+    detail = "The request body could not be parsed."
+
+
 class Unauthorized(AppError):
     status_code = 401
     code = "not_authenticated"
     detail = "Authentication is required."
+    documented_headers = {"WWW-Authenticate": "`Bearer`, with the error when a token is refused."}
 
     def response_headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"} | self.headers
@@ -86,6 +97,7 @@ class RateLimited(AppError):
     status_code = 429
     code = "rate_limited"
     detail = "Too many attempts; try again later."
+    documented_headers = {"Retry-After": "Seconds to wait before trying again."}
 
     def __init__(self, retry_after: int):
         super().__init__(headers={"Retry-After": str(max(1, retry_after))})
@@ -101,6 +113,7 @@ class DatabaseUnavailable(AppError):
     status_code = 503
     code = "database_unavailable"
     detail = "The database is unavailable; try again shortly."
+    documented_headers = {"Retry-After": "Seconds to wait before trying again."}
 
     def response_headers(self) -> dict[str, str]:
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -110,6 +123,17 @@ class AuthProviderUnavailable(DatabaseUnavailable):
     code = "auth_provider_unavailable"
     detail = "The sign-in provider's keys cannot be fetched; try again shortly."
 
+
+# What any route that reads a JSON body can answer besides its own errors.
+BODY_ERRORS: tuple[type[AppError], ...] = (MalformedBody, PayloadTooLarge)
+# What any route behind a bearer token can answer.
+AUTH_ERRORS: tuple[type[AppError], ...] = (
+    Unauthorized,
+    TokenInvalid,
+    TokenExpired,
+    SessionRevoked,
+    AuthProviderUnavailable,
+)
 
 HTTP_CODES = {
     400: "bad_request",
@@ -133,12 +157,23 @@ def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     by_status: dict[int, list[type[AppError]]] = {}
     for error in errors:
         by_status.setdefault(error.status_code, []).append(error)
-    return {
-        status: {
+    declared: dict[int | str, dict[str, Any]] = {}
+    for status, group in sorted(by_status.items()):
+        declared[status] = {
             "model": ErrorBody,
             "description": "; ".join(f"`{e.code}`: {e.detail}" for e in group),
         }
-        for status, group in sorted(by_status.items())
+        headers = {name: spec for e in group for name, spec in header_specs(e).items()}
+        if headers:
+            declared[status]["headers"] = headers
+    return declared
+
+
+def header_specs(error: type[AppError]) -> dict[str, dict[str, Any]]:
+    """OpenAPI header objects for the headers an error's responses always carry."""
+    return {
+        name: {"description": text, "required": True, "schema": {"type": "string"}}
+        for name, text in error.documented_headers.items()
     }
 
 
@@ -153,9 +188,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else "The request could not be processed."
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No such route."
-    elif exc.status_code == 405:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
         detail = "This method is not allowed on this route."
-    return error_response(exc.status_code, detail, code, dict(exc.headers or {}))
+        headers["Allow"] = _allowed_methods(request)
+    return error_response(exc.status_code, detail, code, headers)
+
+
+ROUTABLE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to: Starlette names only those of the first route that
+    matched the path, so `OPTIONS /api/tasks` would claim `Allow: GET` although POST works."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in ROUTABLE_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -45,6 +45,9 @@ def configure_logging(settings: Settings) -> None:
     """Install one stderr handler on the root logger (once), in the configured format."""
     root = logging.getLogger()
     root.setLevel(settings.log_level.upper())
+    # aiosqlite's DEBUG lines carry every statement's parameters (password and token hashes
+    # among them): LOG_LEVEL=debug must not turn them on. SQLAlchemy keeps its own at WARNING.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
     formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
     for handler in root.handlers:
         if handler.get_name() == _HANDLER_NAME:

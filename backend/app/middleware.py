@@ -18,6 +18,8 @@ error_logger = logging.getLogger("app.errors")
 REQUEST_ID_HEADER = "x-request-id"
 # A client's request id is echoed only when it is short and harmless in a log line or header.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+# Control characters (a percent-encoded newline in a path, say) would forge text log lines.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class BodyTooLarge(Exception):
@@ -141,7 +143,7 @@ class RequestContextMiddleware:
         access_logger.info(
             "%s %s %s",
             scope["method"],
-            scope["path"],
+            CONTROL_CHARACTERS.sub(lambda c: f"\\x{ord(c.group()):02x}", scope["path"]),
             status,
             extra={
                 "http": {

@@ -1,19 +1,24 @@
 """Request and response models: what the API accepts and shows, and nothing more."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
+    GetJsonSchemaHandler,
     StrictBool,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import CoreSchema
 
 from app.models import Priority
 
@@ -29,26 +34,59 @@ def _storable(value: str) -> str:
     return value
 
 
-def _normalise_email(value: str) -> str:
-    return value.strip().lower()
+def _email(value: str) -> str:
+    """A syntactically valid address, normalised: trimmed and lower-cased. Nothing is sent to
+    it, so deliverability is not checked and `.test` addresses (RFC 2606) are welcome."""
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+    return checked.normalized.lower()
 
 
 def _bounded(*, strip: bool = False, min_length: int = 0, max_length: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=strip, min_length=min_length, max_length=max_length)
 
 
+@dataclass(frozen=True)
+class Documented:
+    """Writes a rule that a validator enforces into the JSON schema as a `pattern`, so clients
+    and the schema-driven tests know it. Documentation only: pydantic does not evaluate it."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(core_schema)
+        json_schema["pattern"] = self.pattern
+        return json_schema
+
+
+# Unicode White_Space, which `strip_whitespace` trims (not Python's `\s`, not JavaScript's).
+_SPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NO_NUL = Documented(r"^[^\x00]*$")
+NOT_BLANK = Documented(rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$")
+# email-validator refuses the special-use domains of RFC 6761 but `.test` (`.local`, ...).
+NOT_SPECIAL_USE = Documented(r"^(?!.*[@.](arpa|invalid|local|localhost|onion)\s*$)")
+
 # Every accepted string is bounded, trimmed where it is a label, and storable (`_storable`).
 Storable = AfterValidator(_storable)
 Email = Annotated[
-    EmailStr, StringConstraints(max_length=254), Storable, AfterValidator(_normalise_email)
+    str,
+    StringConstraints(max_length=254),
+    Storable,
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+    NOT_SPECIAL_USE,
 ]
-Name = Annotated[str, _bounded(strip=True, min_length=1, max_length=100), Storable]
-Password = Annotated[str, _bounded(min_length=8, max_length=1024), Storable]
-LoginPassword = Annotated[str, _bounded(min_length=1, max_length=1024), Storable]
-Token = Annotated[str, _bounded(min_length=1, max_length=512), Storable]
-Title = Annotated[str, _bounded(strip=True, min_length=1, max_length=200), Storable]
-Description = Annotated[str, _bounded(max_length=5000), Storable]
-SearchTerm = Annotated[str, _bounded(max_length=200), Storable]
+Name = Annotated[str, _bounded(strip=True, min_length=1, max_length=100), Storable, NOT_BLANK]
+Password = Annotated[str, _bounded(min_length=8, max_length=1024), Storable, NO_NUL]
+LoginPassword = Annotated[str, _bounded(min_length=1, max_length=1024), Storable, NO_NUL]
+Token = Annotated[str, _bounded(min_length=1, max_length=512), Storable, NO_NUL]
+Title = Annotated[str, _bounded(strip=True, min_length=1, max_length=200), Storable, NOT_BLANK]
+Description = Annotated[str, _bounded(max_length=5000), Storable, NO_NUL]
+SearchTerm = Annotated[str, _bounded(max_length=200), Storable, NO_NUL]
 
 
 class Body(BaseModel):
@@ -109,10 +147,11 @@ class TaskUpdate(TaskCreate):
 class TaskPatch(Body):
     """PATCH: only the members sent change; `description` alone may be set to null."""
 
-    title: Title | None = None
+    # Optional but not nullable: the schema must not offer null where `_not_null` refuses it.
+    title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
-    priority: Priority | None = None
-    completed: StrictBool | None = None
+    priority: Priority | SkipJsonSchema[None] = None
+    completed: StrictBool | SkipJsonSchema[None] = None
 
     @field_validator("title", "priority", "completed")
     @classmethod

@@ -99,6 +99,13 @@ async def test_refresh_token_is_stored_only_as_a_hash(
     assert all(len(value) == 64 for value in stored)
 
 
+@pytest.mark.parametrize("email", ["dev@example.test", "o'brien+todo@sub.example.co.uk"])
+async def test_ordinary_and_test_domain_addresses_are_accepted(
+    client: httpx.AsyncClient, email: str
+) -> None:
+    assert (await register(client, email.upper()))["user"]["email"] == email
+
+
 async def test_email_is_unique_case_insensitively(client: httpx.AsyncClient) -> None:
     await register(client, "Sam@Example.com")
     response = await client.post(

@@ -424,8 +424,9 @@ async def test_search_does_not_match_across_title_and_description(
     client: httpx.AsyncClient, auth_headers: Headers
 ) -> None:
     await create(client, auth_headers, title="abc", description="def")
-    response = await client.get("/api/tasks", params={"search": "cd"}, headers=auth_headers)
-    assert response.json() == []
+    for term in ("cd", "c\x1fd", "\x1f"):
+        response = await client.get("/api/tasks", params={"search": term}, headers=auth_headers)
+        assert response.json() == [], repr(term)
 
 
 @pytest.mark.parametrize(

@@ -9,18 +9,20 @@ from app.accounts import AccountContext
 from app.auth import CurrentUser
 from app.database import SessionDep
 from app.errors import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    DatabaseUnavailable,
     EmailTaken,
     InvalidCredentials,
     RateLimited,
     SessionRevoked,
     TokenExpired,
     TokenInvalid,
-    Unauthorized,
     responses,
 )
 from app.schemas import AuthResponse, LoginRequest, RefreshRequest, RegisterRequest, UserPublic
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=responses(DatabaseUnavailable))
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -41,7 +43,7 @@ Client = Annotated[str, Depends(client_address)]
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(EmailTaken, RateLimited),
+    responses=responses(EmailTaken, RateLimited, *BODY_ERRORS),
 )
 async def register(
     data: RegisterRequest, session: SessionDep, context: Context, client: Client, response: Response
@@ -51,7 +53,7 @@ async def register(
     return await accounts.register(session=session, context=context, data=data, client=client)
 
 
-@router.post("/login", responses=responses(InvalidCredentials, RateLimited))
+@router.post("/login", responses=responses(InvalidCredentials, RateLimited, *BODY_ERRORS))
 async def login(
     data: LoginRequest, session: SessionDep, context: Context, client: Client, response: Response
 ) -> AuthResponse:
@@ -60,7 +62,9 @@ async def login(
     return await accounts.login(session=session, context=context, data=data, client=client)
 
 
-@router.post("/refresh", responses=responses(TokenInvalid, TokenExpired, SessionRevoked))
+@router.post(
+    "/refresh", responses=responses(TokenInvalid, TokenExpired, SessionRevoked, *BODY_ERRORS)
+)
 async def refresh(
     data: RefreshRequest, session: SessionDep, context: Context, response: Response
 ) -> AuthResponse:
@@ -74,14 +78,14 @@ async def refresh(
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(TokenInvalid, SessionRevoked),
+    responses=responses(TokenInvalid, SessionRevoked, *BODY_ERRORS),
 )
 async def logout(data: RefreshRequest, session: SessionDep) -> None:
     """End the session the refresh token belongs to, with all its tokens."""
     await accounts.logout(session=session, refresh_token=data.refresh_token)
 
 
-@router.get("/me", responses=responses(Unauthorized, TokenInvalid, TokenExpired, SessionRevoked))
+@router.get("/me", responses=responses(*AUTH_ERRORS, DatabaseUnavailable))
 async def me(user: CurrentUser) -> UserPublic:
     """The signed-in user."""
     return UserPublic.model_validate(user)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.database import ping
-from app.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable
+from app.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable, header_specs
 from app.schemas import HealthStatus, HealthUnavailable
 
 router = APIRouter(prefix="/api", tags=["service"])
@@ -16,7 +16,13 @@ PING_TIMEOUT_SECONDS = 3
 @router.get(
     "/health",
     response_model=HealthStatus,
-    responses={503: {"model": HealthUnavailable, "description": "The database does not answer."}},
+    responses={
+        503: {
+            "model": HealthUnavailable,
+            "description": "The database does not answer.",
+            "headers": header_specs(DatabaseUnavailable),
+        }
+    },
 )
 async def health(request: Request) -> HealthStatus | JSONResponse:
     """Liveness and database reachability (a real query). No authentication."""

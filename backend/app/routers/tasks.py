@@ -8,11 +8,13 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app import crud
 from app.auth import CurrentUser
 from app.database import SessionDep
-from app.errors import TaskNotFound, TokenInvalid, responses
+from app.errors import AUTH_ERRORS, BODY_ERRORS, DatabaseUnavailable, TaskNotFound, responses
 from app.pagination import set_paging_headers
 from app.schemas import TaskCreate, TaskPatch, TaskPublic, TaskQuery, TaskUpdate
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=responses(TokenInvalid))
+router = APIRouter(
+    prefix="/api/tasks", tags=["tasks"], responses=responses(*AUTH_ERRORS, DatabaseUnavailable)
+)
 
 
 @router.get("")
@@ -29,7 +31,7 @@ async def list_tasks(
     return [TaskPublic.model_validate(task) for task in tasks]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(*BODY_ERRORS))
 async def create_task(
     data: TaskCreate, user: CurrentUser, session: SessionDep, request: Request, response: Response
 ) -> TaskPublic:
@@ -46,7 +48,7 @@ async def get_task(task_id: uuid.UUID, user: CurrentUser, session: SessionDep) -
     return TaskPublic.model_validate(task)
 
 
-@router.put("/{task_id}", responses=responses(TaskNotFound))
+@router.put("/{task_id}", responses=responses(TaskNotFound, *BODY_ERRORS))
 async def replace_task(
     task_id: uuid.UUID, data: TaskUpdate, user: CurrentUser, session: SessionDep
 ) -> TaskPublic:
@@ -55,7 +57,7 @@ async def replace_task(
     return TaskPublic.model_validate(task)
 
 
-@router.patch("/{task_id}", responses=responses(TaskNotFound))
+@router.patch("/{task_id}", responses=responses(TaskNotFound, *BODY_ERRORS))
 async def update_task(
     task_id: uuid.UUID, data: TaskPatch, user: CurrentUser, session: SessionDep
 ) -> TaskPublic:

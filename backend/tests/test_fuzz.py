@@ -1,0 +1,163 @@
+"""Schema-driven fuzzing: schemathesis sends requests generated from /openapi.json, valid and
+invalid, signed in and not. Every answer must be one the schema declares (status, body, headers,
+content type), never a 5xx; invalid requests are refused and valid ones accepted; auth is
+enforced; and a second user never reaches the first user's tasks."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import hypothesis
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import Settings
+from app.database import create_engine
+from app.main import create_app
+from tests.conftest import PASSWORD, bearer, make_client, make_settings, register
+
+# Per operation, on top of the examples and the coverage phase's boundary values; deterministic
+# (derandomized, no example database) so that CI runs the same cases every time.
+MAX_EXAMPLES = 100
+STATEFUL_SCENARIOS = 50
+
+pytestmark = pytest.mark.usefixtures("anyio_backend")
+
+# Only the OpenAPI document is read from this app; each test fuzzes an app on a fresh database.
+openapi = schemathesis.openapi.from_asgi("/openapi.json", create_app(make_settings("sqlite://")))
+openapi.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, database="none")
+
+
+@openapi.auth(refresh_interval=None)
+class FirstUser:
+    """Signs generated requests in as the current test's first user. Schemathesis leaves the
+    header out (or spoils it) where it checks that missing or wrong credentials are refused."""
+
+    token = ""
+
+    def get(self, case: schemathesis.Case, ctx: schemathesis.AuthContext) -> str:
+        return FirstUser.token
+
+    def set(self, case: schemathesis.Case, data: str, ctx: schemathesis.AuthContext) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+@dataclass(frozen=True)
+class Api:
+    app: FastAPI
+    other_headers: dict[str, str]
+
+    def sign_in_new_first_user(self) -> None:
+        body = {"email": f"{uuid.uuid4().hex}@example.com", "name": "Fuzz", "password": PASSWORD}
+        answer = openapi["/api/auth/register"]["POST"].Case(body=body).call(app=self.app)
+        FirstUser.token = answer.json()["access_token"]
+
+    def others_see_none_of_these_tasks(
+        self, ctx: schemathesis.CheckContext, response: schemathesis.Response, case: Any
+    ) -> None:
+        """Every task the first user is shown answers 404 to the second user, read or deleted,
+        and never shows up in the second user's list."""
+        if response.status_code not in (200, 201) or not case.path.startswith("/api/tasks"):
+            return
+        body = response.json()
+        tasks = body[:3] if isinstance(body, list) else [body]
+        one_task = openapi["/api/tasks/{task_id}"]
+        for task in tasks:
+            for method in ("GET", "DELETE"):
+                probe = one_task[method].Case(
+                    path_parameters={"task_id": task["id"]}, headers=self.other_headers
+                )
+                answer = probe.call(app=self.app)
+                assert answer.status_code == 404, f"{method} of another user's task: {answer}"
+        if tasks:
+            listing = openapi["/api/tasks"]["GET"].Case(headers=self.other_headers)
+            assert listing.call(app=self.app).json() == [], "another user's task was listed"
+
+
+@pytest.fixture
+async def api(settings: Settings, engine: AsyncEngine, schema: str | None) -> Api:
+    # The users are registered on this test's event loop. Schemathesis drives the fuzzed app
+    # from an event loop of its own, so that app gets an engine (and a pool) of its own.
+    async with make_client(create_app(settings, engine=engine)) as client:
+        owner, other = await register(client), await register(client)
+    FirstUser.token = owner["access_token"]
+    app = create_app(settings, engine=create_engine(settings, schema=schema))
+    return Api(app, bearer(other))
+
+
+@openapi.parametrize()
+# One database and app per operation, shared by its examples: that is the point of the fixture.
+@hypothesis.settings(suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+def test_every_operation_answers_as_its_schema_says(case: schemathesis.Case, api: Api) -> None:
+    case.call_and_validate(app=api.app, additional_checks=[api.others_see_none_of_these_tasks])
+
+
+def test_workflows_follow_links_and_keep_answering_as_declared(api: Api) -> None:
+    """Stateful: create a task, then read, replace, patch and delete it (links inferred from
+    the schema), with every check after every step."""
+
+    class Workflow(openapi.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            # Hypothesis replays scenarios, so each must start from the same state: no tasks.
+            api.sign_in_new_first_user()
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"app": api.app}
+
+        def validate_response(
+            self,
+            response: schemathesis.Response,
+            case: schemathesis.Case,
+            additional_checks: list[Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
+            checks = [*(additional_checks or []), api.others_see_none_of_these_tasks]
+            super().validate_response(response, case, additional_checks=checks, **kwargs)
+
+    Workflow.run(
+        settings=hypothesis.settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
+    )
+
+
+def required_header(responses: dict[str, Any], status: str, name: str) -> bool:
+    header: dict[str, Any] = responses.get(status, {}).get("headers", {}).get(name, {})
+    return header.get("required") is True
+
+
+def test_schema_declares_the_answers_fuzzing_cannot_provoke() -> None:
+    """401 wherever a token is needed, 503 wherever the database is, 400/413/422 wherever a body
+    is read, 429 where attempts are limited, each with the headers the contract promises."""
+    paths = openapi.raw_schema["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            declared, where = operation["responses"], f"{method.upper()} {path}"
+            assert required_header(declared, "503", "Retry-After"), where
+            if operation.get("security"):
+                assert required_header(declared, "401", "WWW-Authenticate"), where
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= set(declared), where
+    for path in ("/api/auth/register", "/api/auth/login"):
+        assert required_header(paths[path]["post"]["responses"], "429", "Retry-After"), path
+
+
+@pytest.mark.anyio
+async def test_405_names_every_method_the_path_answers_to(client: httpx.AsyncClient) -> None:
+    """Found by fuzzing: the router named only the methods of the first route it matched."""
+    for path, allowed in [
+        ("/api/tasks", "GET, POST"),
+        (f"/api/tasks/{uuid.uuid4()}", "GET, PUT, PATCH, DELETE"),
+        ("/api/health", "GET"),
+    ]:
+        response = await client.options(path)
+        assert response.status_code == 405
+        assert response.headers["Allow"] == allowed
