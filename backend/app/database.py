@@ -1,8 +1,10 @@
 """Async engine, the per-request session, and turning any DATABASE_URL into an async one."""
 
+import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -185,28 +187,53 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 @dataclass(frozen=True)
 class SessionFactories:
     """Sessions for writes, and for reads: on PostgreSQL a read runs without a transaction
-    block (autocommit), which saves the BEGIN and COMMIT round trips on every GET."""
+    block (autocommit), which saves the BEGIN and COMMIT round trips on every GET.
+
+    `gate` admits as many requests as the pool has connections, first come first served.
+    SQLAlchemy's async pool queue is not fair (a newcomer can take the connection just
+    handed to a waiter, who goes back to the end of the line), so under overload a few
+    requests would wait the whole pool timeout; behind the gate, waits stay even.
+    """
 
     write: async_sessionmaker[AsyncSession]
     read: async_sessionmaker[AsyncSession]
+    gate: asyncio.Semaphore | None = None
+    gate_timeout: float = 5.0
 
     def for_method(self, method: str) -> async_sessionmaker[AsyncSession]:
         return self.read if method in READ_ONLY_METHODS else self.write
 
+    @asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        if self.gate is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self.gate_timeout):
+                await self.gate.acquire()
+        except TimeoutError:
+            # The same error as an exhausted pool: answered 503 database_unavailable.
+            raise PoolTimeout("no database connection became free in time") from None
+        try:
+            yield
+        finally:
+            self.gate.release()
 
-def create_session_factories(engine: AsyncEngine) -> SessionFactories:
+
+def create_session_factories(engine: AsyncEngine, settings: Settings) -> SessionFactories:
     write = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     if engine.dialect.name != "postgresql":
         return SessionFactories(write=write, read=write)
     autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
     read = async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
-    return SessionFactories(write=write, read=read)
+    gate = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
+    return SessionFactories(write, read, gate=gate, gate_timeout=settings.db_pool_timeout)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session per request: committed when the route succeeds, rolled back when it raises."""
     factories: SessionFactories = request.app.state.session_factories
-    async with factories.for_method(request.method)() as session:
+    async with factories.admitted(), factories.for_method(request.method)() as session:
         try:
             yield session
         except BaseException:

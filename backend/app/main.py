@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factories = create_session_factories(engine)
+    app.state.session_factories = create_session_factories(engine, settings)
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),

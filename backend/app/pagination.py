@@ -17,7 +17,9 @@ def set_paging_headers(
     if query.page < last:
         pages["next"] = query.page + 1
     response.headers["X-Total-Count"] = str(total)
+    # Every other parameter is kept as the client sent it; only `page` changes.
+    base = str(request.url.remove_query_params("page"))
+    separator = "&" if "?" in base else "?"
     response.headers["Link"] = ", ".join(
-        f'<{request.url.include_query_params(page=page)}>; rel="{rel}"'
-        for rel, page in pages.items()
+        f'<{base}{separator}page={page}>; rel="{rel}"' for rel, page in pages.items()
     )
