@@ -20,7 +20,7 @@ from app import crud
 from app.config import Settings
 from app.database import SessionDep
 from app.errors import SessionRevoked, TokenExpired, TokenInvalid, Unauthorized
-from app.models import User
+from app.schemas import UserPublic
 
 ACCESS_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"
@@ -142,7 +142,7 @@ async def current_user(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-) -> User:
+) -> UserPublic:
     if credentials is None:
         raise Unauthorized()
     token = credentials.credentials
@@ -160,9 +160,10 @@ async def current_user(
             raise SessionRevoked()
         user = found.user
     else:
-        user = await better_auth.authenticate(token, session=session)
+        user = UserPublic.model_validate(await better_auth.authenticate(token, session=session))
     request.state.user_id = str(user.id)
     return user
 
 
-CurrentUser = Annotated[User, Depends(current_user)]
+# The signed-in user, as read for this request (a snapshot, not a tracked ORM object).
+CurrentUser = Annotated[UserPublic, Depends(current_user)]

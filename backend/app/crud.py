@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import EmailTaken, TaskNotFound
 from app.models import AuthSession, Priority, PriorityRank, RefreshToken, Task, User, utcnow
-from app.schemas import TaskCreate, TaskPatch, TaskQuery
+from app.schemas import TaskCreate, TaskPatch, TaskQuery, UserPublic
 
 # --- users ------------------------------------------------------------------------------------
 
@@ -40,14 +40,23 @@ async def create_local_user(
 
 @dataclass(frozen=True)
 class SessionUser:
-    user: User
+    user: UserPublic
     revoked: bool
     expired: bool
 
 
 # Built once: the lookup every authenticated request makes (user and session, by primary keys).
+# Plain columns, not ORM entities: the request only needs to read them.
 _SESSION_USER = (
-    select(User, AuthSession.revoked_at, AuthSession.expires_at)
+    select(
+        User.id,
+        User.email,
+        User.name,
+        User.created_at,
+        User.updated_at,
+        AuthSession.revoked_at,
+        AuthSession.expires_at,
+    )
     .join(AuthSession, AuthSession.user_id == User.id)
     .where(AuthSession.id == bindparam("session_id"), User.id == bindparam("user_id"))
 )
@@ -58,11 +67,15 @@ async def get_user_for_session(
 ) -> SessionUser | None:
     """The user behind an access token and the state of its session, in one indexed lookup."""
     parameters = {"session_id": session_id, "user_id": user_id}
-    row = (await session.execute(_SESSION_USER, parameters)).one_or_none()
+    connection = await session.connection()
+    row = (await connection.execute(_SESSION_USER, parameters)).one_or_none()
     if row is None:
         return None
-    user, revoked_at, expires_at = row
-    return SessionUser(user, revoked=revoked_at is not None, expired=expires_at <= utcnow())
+    return SessionUser(
+        UserPublic.model_validate(row),
+        revoked=row.revoked_at is not None,
+        expired=row.expires_at <= utcnow(),
+    )
 
 
 # --- sessions and refresh tokens --------------------------------------------------------------
@@ -166,8 +179,10 @@ LISTED_COLUMNS = (
 )
 
 
-ListedSelect = Select[uuid.UUID, uuid.UUID, str, str | None, bool, Priority, datetime, datetime]
-ListedRow = Row[uuid.UUID, uuid.UUID, str, str | None, bool, Priority, datetime, datetime]
+ListedSelect = Select[
+    uuid.UUID, uuid.UUID, str, str | None, bool, Priority, datetime, datetime, int
+]
+ListedRow = Row[uuid.UUID, uuid.UUID, str, str | None, bool, Priority, datetime, datetime, int]
 
 
 @functools.cache
@@ -190,8 +205,9 @@ def _list_shapes(
     descending = sort.startswith("-")
     order = (column.desc(), Task.id.desc()) if descending else (column.asc(), Task.id.asc())
     count = select(func.count()).select_from(Task).where(*filters)
+    # The total rides along with the page (one statement); only an empty page needs `count`.
     page = (
-        select(*LISTED_COLUMNS)
+        select(*LISTED_COLUMNS, func.count().over().label("total"))
         .where(*filters)
         .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
@@ -228,15 +244,16 @@ def list_statements(*, owner_id: uuid.UUID, query: TaskQuery) -> tuple[Select[in
 async def list_tasks(
     *, session: AsyncSession, owner_id: uuid.UUID, query: TaskQuery
 ) -> tuple[Sequence[ListedRow], int]:
-    """One page of the owner's tasks and the number of matches before paging: two statements."""
+    """One page of the owner's tasks and the number of matches before paging: one statement
+    (two when the page is empty)."""
     parameters = _list_parameters(owner_id, query)
     count, page = _shapes_for(query)
     # Plain Core statements on the session's connection: no ORM machinery for plain rows.
     connection = await session.connection()
-    total = (await connection.execute(count, parameters)).scalar_one()
-    if total <= parameters["offset"]:
-        return [], total
-    return (await connection.execute(page, parameters)).all(), total
+    rows = (await connection.execute(page, parameters)).all()
+    if rows:
+        return rows, rows[0].total
+    return [], (await connection.execute(count, parameters)).scalar_one()
 
 
 async def get_task(

@@ -88,4 +88,4 @@ async def logout(data: RefreshRequest, session: SessionDep) -> None:
 @router.get("/me", responses=responses(*AUTH_ERRORS, DatabaseUnavailable))
 async def me(user: CurrentUser) -> UserPublic:
     """The signed-in user."""
-    return UserPublic.model_validate(user)
+    return user
