@@ -1,4 +1,9 @@
-"""The one ASGI middleware every request passes: request id, body limit, headers, access log."""
+"""The one ASGI middleware every request passes: request id, body limit, headers, access log.
+
+The body limit is ours rather than FastAPI's `max_body_size`: that one sits outside every user
+middleware and answers `{"detail": "Content Too Large"}` (or plain text) with neither the
+contract's `code: payload_too_large` nor a request id.
+"""
 
 import json
 import logging
