@@ -285,34 +285,41 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
     """EXPLAIN the statements the app itself builds (captured from app.crud), for one user."""
     import asyncpg
     from app import crud
-    from app.database import create_engine
+    from app.database import create_database, create_engine
     from app.schemas import TaskQuery
     from sqlalchemy import event
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     engine = create_engine(settings)
+    database = create_database(engine, settings)
     captured: list[tuple[str, tuple[Any, ...]]] = []
 
-    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    # The app sends its hot SELECTs straight to asyncpg (app.database.fetch_all) and the rest
+    # through SQLAlchemy: listen to both.
+    def through_sqlalchemy(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         captured.append((statement, tuple(parameters or ())))
 
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    def through_asyncpg(query: Any) -> None:
+        captured.append((query.query, tuple(query.args or ())))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
     user_id, session_id = seeded.user_ids[0], seeded.session_ids[0]
     labelled: list[tuple[str, str, tuple[Any, ...]]] = []
-    async with AsyncSession(engine, expire_on_commit=False) as session:
+    async with database.reader.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        driver.add_query_logger(through_asyncpg)
         for label, call in (
             (
                 "session lookup (every authenticated request)",
-                crud.get_user_for_session(session=session, user_id=user_id, session_id=session_id),
+                crud.get_user_for_session(connection=connection, user_id=user_id, session_id=session_id),
             ),
             (
                 "default list (sort=-created_at, page 1, limit 20)",
-                crud.list_tasks(session=session, owner_id=user_id, query=TaskQuery()),
+                crud.list_tasks(connection=connection, owner_id=user_id, query=TaskQuery()),
             ),
             (
                 f"filtered list (status=active&search={SEARCH_WORD})",
                 crud.list_tasks(
-                    session=session,
+                    connection=connection,
                     owner_id=user_id,
                     query=TaskQuery(status="active", search=SEARCH_WORD),
                 ),
@@ -323,6 +330,7 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
             for statement, params in captured[before:]:
                 kind = "count" if "count(" in statement.lower() else "query"
                 labelled.append((f"{label}: {kind}", statement, params))
+        driver.remove_query_logger(through_asyncpg)
     await engine.dispose()
 
     seq_scans = 0

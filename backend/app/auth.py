@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app import crud
 from app.config import Settings
-from app.database import SessionDep
+from app.database import ConnectionDep
 from app.errors import SessionRevoked, TokenExpired, TokenInvalid, Unauthorized
 from app.schemas import UserPublic
 
@@ -140,7 +140,7 @@ bearer_scheme = HTTPBearer(
 
 async def current_user(
     request: Request,
-    session: SessionDep,
+    connection: ConnectionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> UserPublic:
     if credentials is None:
@@ -152,7 +152,7 @@ async def current_user(
     if better_auth is None or token_algorithm(token) == ACCESS_ALGORITHM:
         claims = decode_access_token(token, settings=settings)
         found = await crud.get_user_for_session(
-            session=session, user_id=claims.user_id, session_id=claims.session_id
+            connection=connection, user_id=claims.user_id, session_id=claims.session_id
         )
         if found is None:
             raise TokenInvalid()
@@ -160,7 +160,7 @@ async def current_user(
             raise SessionRevoked()
         user = found.user
     else:
-        user = UserPublic.model_validate(await better_auth.authenticate(token, session=session))
+        user = await better_auth.authenticate(token, connection=connection)
     request.state.user_id = str(user.id)
     return user
 

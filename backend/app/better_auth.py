@@ -13,12 +13,12 @@ from typing import Any
 import anyio
 import httpx
 import jwt
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import crud
 from app.config import Settings
 from app.errors import AuthProviderUnavailable, TokenExpired, TokenInvalid
-from app.models import User
+from app.schemas import UserPublic
 
 logger = logging.getLogger(__name__)
 
@@ -273,25 +273,28 @@ class BetterAuthVerifier:
             raise TokenInvalid() from None
         return identity_from_claims(claims)
 
-    async def authenticate(self, token: str, *, session: AsyncSession) -> User:
+    async def authenticate(self, token: str, *, connection: AsyncConnection) -> UserPublic:
         """The local user linked to the token's (issuer, sub): created on first sight, with
         email and name refreshed from later tokens. Never merged with a password account."""
         # Verify first: it may wait on the JWKS, and no database transaction is open yet.
         identity = await self.verify(token)
         issuer = self.config.issuer
         user = await crud.get_external_user(
-            session=session, issuer=issuer, subject=identity.subject
+            connection=connection, issuer=issuer, subject=identity.subject
         )
         if user is None:
             email = identity.email or ""
             name = identity.name or _name_from_email(email) or FALLBACK_NAME
             user = await crud.create_external_user(
-                session=session, issuer=issuer, subject=identity.subject, email=email, name=name
+                connection=connection,
+                issuer=issuer,
+                subject=identity.subject,
+                email=email,
+                name=name,
             )
-        await crud.update_external_user(
-            session=session, user=user, email=identity.email, name=identity.name
+        return await crud.update_external_user(
+            connection=connection, user=user, email=identity.email, name=identity.name
         )
-        return user
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -2,18 +2,27 @@
 
 import functools
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.database import AnySelect, Statement, fetch_all
 from app.errors import EmailTaken, TaskNotFound
-from app.models import AuthSession, Priority, PriorityRank, RefreshToken, Task, User, utcnow
+from app.models import AuthSession, PriorityRank, RefreshToken, Task, User, utcnow
 from app.schemas import TaskCreate, TaskPatch, TaskQuery, UserPublic
 
 # --- users ------------------------------------------------------------------------------------
@@ -45,9 +54,8 @@ class SessionUser:
     expired: bool
 
 
-# Built once: the lookup every authenticated request makes (user and session, by primary keys).
-# Plain columns, not ORM entities: the request only needs to read them.
-_SESSION_USER = (
+# The lookup every authenticated request makes (user and session, by primary keys).
+_SESSION_USER = Statement(
     select(
         User.id,
         User.email,
@@ -63,18 +71,19 @@ _SESSION_USER = (
 
 
 async def get_user_for_session(
-    *, session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
+    *, connection: AsyncConnection, user_id: uuid.UUID, session_id: uuid.UUID
 ) -> SessionUser | None:
     """The user behind an access token and the state of its session, in one indexed lookup."""
-    parameters = {"session_id": session_id, "user_id": user_id}
-    connection = await session.connection()
-    row = (await connection.execute(_SESSION_USER, parameters)).one_or_none()
-    if row is None:
+    rows = await fetch_all(
+        connection, _SESSION_USER, {"session_id": session_id, "user_id": user_id}
+    )
+    if not rows:
         return None
+    row = rows[0]
     return SessionUser(
         UserPublic.model_validate(row),
-        revoked=row.revoked_at is not None,
-        expired=row.expires_at <= utcnow(),
+        revoked=row["revoked_at"] is not None,
+        expired=row["expires_at"] <= utcnow(),
     )
 
 
@@ -162,12 +171,8 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _owned(owner_id: uuid.UUID) -> Select[Task]:
-    return select(Task).where(Task.user_id == owner_id)
-
-
-# What a list shows: the public columns only (no search_text), as plain rows, not ORM objects.
-LISTED_COLUMNS = (
+# What the API shows of a task: the public columns (no search_text).
+PUBLIC_COLUMNS = (
     Task.id,
     Task.user_id,
     Task.title,
@@ -177,22 +182,23 @@ LISTED_COLUMNS = (
     Task.created_at,
     Task.updated_at,
 )
+_OWNED_TASK = (Task.user_id == bindparam("owner_id"), Task.id == bindparam("task_id"))
+_GET_TASK = Statement(select(*PUBLIC_COLUMNS).where(*_OWNED_TASK))
+_LOCK_TASK = select(*PUBLIC_COLUMNS).where(*_OWNED_TASK).with_for_update()
 
 
-ListedSelect = Select[
-    uuid.UUID, uuid.UUID, str, str | None, bool, Priority, datetime, datetime, int
-]
-ListedRow = Row[uuid.UUID, uuid.UUID, str, str | None, bool, Priority, datetime, datetime, int]
+@dataclass(frozen=True)
+class ListShapes:
+    page: Statement  # the page, with the number of matches in every row as `total`
+    count: Statement  # the number of matches, for a page past the end
 
 
 @functools.cache
-def _list_shapes(
-    status: str, by_priority: bool, by_search: bool, sort: str
-) -> tuple[Select[int], ListedSelect]:
-    """The count and page statements for one combination of filters and sort, built once.
+def _list_shapes(status: str, by_priority: bool, by_search: bool, sort: str) -> ListShapes:
+    """The page and count statements for one combination of filters and sort, built once.
 
     Values (owner, priority, pattern, limit, offset) are bind parameters, so every request
-    reuses the same statement objects and SQLAlchemy's compiled form of them.
+    reuses the same statements and their compiled SQL.
     """
     filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner_id")]
     if status != "all":
@@ -204,16 +210,15 @@ def _list_shapes(
     column = SORT_COLUMNS[sort.lstrip("-")]
     descending = sort.startswith("-")
     order = (column.desc(), Task.id.desc()) if descending else (column.asc(), Task.id.asc())
-    count = select(func.count()).select_from(Task).where(*filters)
-    # The total rides along with the page (one statement); only an empty page needs `count`.
     page = (
-        select(*LISTED_COLUMNS, func.count().over().label("total"))
+        select(*PUBLIC_COLUMNS, func.count().over().label("total"))
         .where(*filters)
         .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
-    return count, page
+    count = select(func.count().label("total")).select_from(Task).where(*filters)
+    return ListShapes(Statement(page), Statement(count))
 
 
 def _list_parameters(owner_id: uuid.UUID, query: TaskQuery) -> dict[str, Any]:
@@ -230,95 +235,122 @@ def _list_parameters(owner_id: uuid.UUID, query: TaskQuery) -> dict[str, Any]:
     return parameters
 
 
-def _shapes_for(query: TaskQuery) -> tuple[Select[int], ListedSelect]:
+def _shapes_for(query: TaskQuery) -> ListShapes:
     return _list_shapes(query.status, query.priority is not None, bool(query.search), query.sort)
 
 
-def list_statements(*, owner_id: uuid.UUID, query: TaskQuery) -> tuple[Select[int], ListedSelect]:
-    """The count and page statements of a list request with their values bound (for EXPLAIN)."""
+def list_statements(*, owner_id: uuid.UUID, query: TaskQuery) -> tuple[AnySelect, ...]:
+    """The page and count statements of a list request with their values bound (for EXPLAIN)."""
     parameters = _list_parameters(owner_id, query)
-    count, page = _shapes_for(query)
-    return count.params(parameters), page.params(parameters)
+    shapes = _shapes_for(query)
+    return shapes.page.select.params(parameters), shapes.count.select.params(parameters)
+
+
+Record = dict[str, Any]
 
 
 async def list_tasks(
-    *, session: AsyncSession, owner_id: uuid.UUID, query: TaskQuery
-) -> tuple[Sequence[ListedRow], int]:
+    *, connection: AsyncConnection, owner_id: uuid.UUID, query: TaskQuery
+) -> tuple[list[Record], int]:
     """One page of the owner's tasks and the number of matches before paging: one statement
     (two when the page is empty)."""
     parameters = _list_parameters(owner_id, query)
-    count, page = _shapes_for(query)
-    # Plain Core statements on the session's connection: no ORM machinery for plain rows.
-    connection = await session.connection()
-    rows = (await connection.execute(page, parameters)).all()
+    shapes = _shapes_for(query)
+    rows = await fetch_all(connection, shapes.page, parameters)
     if rows:
-        return rows, rows[0].total
-    return [], (await connection.execute(count, parameters)).scalar_one()
+        return rows, rows[0]["total"]
+    counted = await fetch_all(connection, shapes.count, parameters)
+    return [], counted[0]["total"]
 
 
 async def get_task(
-    *, session: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID, for_update: bool = False
-) -> Task:
-    statement = _owned(owner_id).where(Task.id == task_id)
-    if for_update:
-        statement = statement.with_for_update()
-    task = (await session.scalars(statement)).one_or_none()
-    if task is None:
+    *, connection: AsyncConnection, owner_id: uuid.UUID, task_id: uuid.UUID
+) -> Record:
+    rows = await fetch_all(connection, _GET_TASK, {"owner_id": owner_id, "task_id": task_id})
+    if not rows:
         raise TaskNotFound()
-    return task
+    return rows[0]
 
 
-async def create_task(*, session: AsyncSession, owner_id: uuid.UUID, data: TaskCreate) -> Task:
+async def create_task(
+    *, connection: AsyncConnection, owner_id: uuid.UUID, data: TaskCreate
+) -> Record:
     now = utcnow()
-    task = Task(
-        user_id=owner_id,
-        title=data.title,
-        description=data.description,
-        priority=data.priority,
-        completed=data.completed,
-        search_text=search_text(data.title, data.description),
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(task)
-    await session.flush()
+    task = {
+        "id": uuid.uuid4(),
+        "user_id": owner_id,
+        **data.model_dump(),
+        "created_at": now,
+        "updated_at": now,
+    }
+    search = search_text(data.title, data.description)
+    await connection.execute(insert(Task).values({**task, "search_text": search}))
     return task
 
 
 async def update_task(
-    *, session: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID, data: TaskCreate | TaskPatch
-) -> Task:
+    *,
+    connection: AsyncConnection,
+    owner_id: uuid.UUID,
+    task_id: uuid.UUID,
+    data: TaskCreate | TaskPatch,
+) -> Record:
     """PUT (a full TaskCreate/TaskUpdate) or PATCH (only the members that were sent)."""
     changes = data.model_dump(exclude_unset=isinstance(data, TaskPatch))
     # Locked so that concurrent writes apply one after the other, each on the latest row.
-    task = await get_task(session=session, owner_id=owner_id, task_id=task_id, for_update=True)
-    for field, value in changes.items():
-        setattr(task, field, value)
-    task.search_text = search_text(task.title, task.description)
+    parameters = {"owner_id": owner_id, "task_id": task_id}
+    current = (await connection.execute(_LOCK_TASK, parameters)).mappings().one_or_none()
+    if current is None:
+        raise TaskNotFound()
+    task = {**current, **changes}
     now = utcnow()
-    task.updated_at = now if now > task.updated_at else task.updated_at + timedelta(microseconds=1)
-    await session.flush()
+    # Strictly later than before, even within the clock's resolution: clients compare it.
+    updated_at = max(now, current["updated_at"] + timedelta(microseconds=1))
+    task["updated_at"] = updated_at
+    statement = (
+        update(Task)
+        .where(Task.id == task_id, Task.user_id == owner_id)
+        .values(
+            {
+                **changes,
+                "search_text": search_text(task["title"], task["description"]),
+                "updated_at": updated_at,
+            }
+        )
+    )
+    await connection.execute(statement)
     return task
 
 
-async def delete_task(*, session: AsyncSession, owner_id: uuid.UUID, task_id: uuid.UUID) -> None:
+async def delete_task(
+    *, connection: AsyncConnection, owner_id: uuid.UUID, task_id: uuid.UUID
+) -> None:
     statement = delete(Task).where(Task.user_id == owner_id, Task.id == task_id)
-    result = await session.execute(statement)
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    result = await connection.execute(statement)
+    if result.rowcount == 0:
         raise TaskNotFound()
 
 
 # --- Better Auth users ------------------------------------------------------------------------
 
+_USER_COLUMNS = (User.id, User.email, User.name, User.created_at, User.updated_at)
+_EXTERNAL_USER = Statement(
+    select(*_USER_COLUMNS).where(
+        User.external_issuer == bindparam("issuer"), User.external_subject == bindparam("subject")
+    )
+)
 
-async def get_external_user(*, session: AsyncSession, issuer: str, subject: str) -> User | None:
-    statement = select(User).where(User.external_issuer == issuer, User.external_subject == subject)
-    return (await session.execute(statement)).scalar_one_or_none()
+
+async def get_external_user(
+    *, connection: AsyncConnection, issuer: str, subject: str
+) -> UserPublic | None:
+    rows = await fetch_all(connection, _EXTERNAL_USER, {"issuer": issuer, "subject": subject})
+    return UserPublic.model_validate(rows[0]) if rows else None
 
 
 async def create_external_user(
-    *, session: AsyncSession, issuer: str, subject: str, email: str, name: str
-) -> User:
+    *, connection: AsyncConnection, issuer: str, subject: str, email: str, name: str
+) -> UserPublic:
     """The user linked to (issuer, subject): inserted, or the one a concurrent first request
     inserted a moment earlier. ON CONFLICT DO NOTHING instead of catching IntegrityError: on
     PostgreSQL a failed INSERT would abort the whole request's transaction."""
@@ -333,20 +365,20 @@ async def create_external_user(
         "updated_at": now,
     }
     target = ["external_issuer", "external_subject"]  # uq_users_external_identity
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         pg_insert = postgresql.insert(User).values(values)
-        await session.execute(pg_insert.on_conflict_do_nothing(index_elements=target))
+        await connection.execute(pg_insert.on_conflict_do_nothing(index_elements=target))
     else:
         sqlite_insert = sqlite.insert(User).values(values)
-        await session.execute(sqlite_insert.on_conflict_do_nothing(index_elements=target))
-    user = await get_external_user(session=session, issuer=issuer, subject=subject)
+        await connection.execute(sqlite_insert.on_conflict_do_nothing(index_elements=target))
+    user = await get_external_user(connection=connection, issuer=issuer, subject=subject)
     assert user is not None  # inserted above, or by the request that won the race
     return user
 
 
 async def update_external_user(
-    *, session: AsyncSession, user: User, email: str | None, name: str | None
-) -> None:
+    *, connection: AsyncConnection, user: UserPublic, email: str | None, name: str | None
+) -> UserPublic:
     """Copy an email or name that changed at the provider; None keeps the stored value. Writes
     only when something changed, so a request with an unchanged token costs no UPDATE."""
     changes = {
@@ -355,9 +387,9 @@ async def update_external_user(
         if value is not None and getattr(user, field) != value
     }
     if not changes:
-        return
-    for field, value in changes.items():
-        setattr(user, field, value)
+        return user
     now = utcnow()
-    user.updated_at = now if now > user.updated_at else user.updated_at + timedelta(microseconds=1)
-    await session.flush()
+    updated_at = max(now, user.updated_at + timedelta(microseconds=1))
+    statement = update(User).where(User.id == user.id).values({**changes, "updated_at": updated_at})
+    await connection.execute(statement)
+    return user.model_copy(update={**changes, "updated_at": updated_at})

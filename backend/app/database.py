@@ -1,9 +1,9 @@
-"""Async engine, the per-request session, and turning any DATABASE_URL into an async one."""
+"""Async engine, the per-request connection or session, fast reads, and DATABASE_URL parsing."""
 
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,11 +11,12 @@ from typing import Annotated, Any
 from uuid import uuid4
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Dialect, Select, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -182,26 +183,29 @@ def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: An
 
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Our execution option: `fetch_all` may send its SELECTs straight to asyncpg.
+DRIVER_READS = "todo_driver_reads"
 
 
 @dataclass(frozen=True)
-class SessionFactories:
-    """Sessions for writes, and for reads: on PostgreSQL a read runs without a transaction
-    block (autocommit), which saves the BEGIN and COMMIT round trips on every GET.
+class Database:
+    """The engine as requests use it.
 
-    `gate` admits as many requests as the pool has connections, first come first served.
-    SQLAlchemy's async pool queue is not fair (a newcomer can take the connection just
-    handed to a waiter, who goes back to the end of the line), so under overload a few
-    requests would wait the whole pool timeout; behind the gate, waits stay even.
+    - `reader` runs reads: on PostgreSQL without a transaction block (autocommit), which saves
+      the BEGIN and COMMIT round trips on every GET. On SQLite it is `engine`.
+    - `sessions` make the ORM sessions of the account flows.
+    - `gate` admits as many requests as the pool has connections, first come first served.
+      SQLAlchemy's async pool queue is not fair (a newcomer can take the connection just
+      handed to a waiter, who goes back to the end of the line), so under overload a few
+      requests would wait the whole pool timeout; behind the gate, waits stay even.
+    On PostgreSQL both engines carry the execution option DRIVER_READS (see `fetch_all`).
     """
 
-    write: async_sessionmaker[AsyncSession]
-    read: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine
+    reader: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
     gate: asyncio.Semaphore | None = None
     gate_timeout: float = 5.0
-
-    def for_method(self, method: str) -> async_sessionmaker[AsyncSession]:
-        return self.read if method in READ_ONLY_METHODS else self.write
 
     @asynccontextmanager
     async def admitted(self) -> AsyncIterator[None]:
@@ -220,20 +224,43 @@ class SessionFactories:
             self.gate.release()
 
 
-def create_session_factories(engine: AsyncEngine, settings: Settings) -> SessionFactories:
-    write = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_database(engine: AsyncEngine, settings: Settings) -> Database:
+    sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     if engine.dialect.name != "postgresql":
-        return SessionFactories(write=write, read=write)
-    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-    read = async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False)
-    gate = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
-    return SessionFactories(write, read, gate=gate, gate_timeout=settings.db_pool_timeout)
+        return Database(engine, engine, sessions)
+    target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
+    # Behind PgBouncer only SQLAlchemy's uniquely named prepared statements are safe.
+    options = {DRIVER_READS: "statement_cache_size" not in target.connect_args}
+    return Database(
+        engine.execution_options(**options),
+        engine.execution_options(isolation_level="AUTOCOMMIT", **options),
+        sessions,
+        gate=asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow),
+        gate_timeout=settings.db_pool_timeout,
+    )
+
+
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One connection per request, for the Core queries of the task routes and the token check:
+    a read runs on `reader`; anything else in one transaction, committed when the route
+    succeeds and rolled back when it raises."""
+    database = _database(request)
+    engine = database.reader if request.method in READ_ONLY_METHODS else database.engine
+    async with database.admitted(), engine.connect() as connection:
+        yield connection
+        await connection.commit()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the route succeeds, rolled back when it raises."""
-    factories: SessionFactories = request.app.state.session_factories
-    async with factories.admitted(), factories.for_method(request.method)() as session:
+    """An ORM session for the account flows. It takes a connection only when it first runs a
+    statement and gives it back on commit, so login holds none while bcrypt runs."""
+    database = _database(request)
+    async with database.admitted(), database.sessions() as session:
         try:
             yield session
         except BaseException:
@@ -245,7 +272,95 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 # scope="function": the commit happens before the response is sent, so a failed commit is
 # answered as an error instead of a success for data that was never stored.
+ConnectionDep = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+AnySelect = Select[*tuple[Any, ...]]
+
+
+class Statement:
+    """A SELECT built once with SQLAlchemy and compiled once per dialect, so that `fetch_all`
+    can hand its SQL straight to the driver. Values go through the columns' own types both
+    ways (UUIDs, UTC datetimes, priority ranks), exactly as SQLAlchemy would convert them."""
+
+    def __init__(self, select: AnySelect) -> None:
+        self.select = select
+        self.keys = tuple(select.selected_columns.keys())
+        self._compiled: dict[str, _DriverStatement] = {}
+
+    def for_driver(self, dialect: Dialect) -> "_DriverStatement":
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = _DriverStatement.compile(self, dialect)
+        return compiled
+
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    sql: str
+    parameters: tuple[tuple[str, Processor], ...]
+    results: tuple[tuple[str, Processor], ...]
+
+    @classmethod
+    def compile(cls, statement: Statement, dialect: Dialect) -> "_DriverStatement":
+        compiled = statement.select.compile(dialect=dialect)
+        assert compiled.positiontup is not None, "a driver with positional parameters"
+        parameters = tuple(
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in compiled.positiontup
+        )
+        results = tuple(
+            (key, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for key, column in zip(statement.keys, statement.select.selected_columns, strict=True)
+        )
+        return cls(compiled.string, parameters, results)
+
+    def arguments(self, values: dict[str, Any]) -> list[Any]:
+        return [
+            values[name] if process is None else process(values[name])
+            for name, process in self.parameters
+        ]
+
+    def record(self, row: Sequence[Any]) -> dict[str, Any]:
+        return {
+            key: value if process is None else process(value)
+            for (key, process), value in zip(self.results, row, strict=True)
+        }
+
+
+async def fetch_all(
+    connection: AsyncConnection, statement: Statement, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The rows of a SELECT as dicts keyed by column label.
+
+    On PostgreSQL the SQL goes straight to asyncpg: SQLAlchemy's execution and result layers
+    cost about 0.15 ms of CPU per statement, as much as the rest of a request's own work, and
+    the two hot reads (the token's session check and the task page) run on every request.
+    Elsewhere (SQLite, PgBouncer: no DRIVER_READS option) it runs through SQLAlchemy.
+    """
+    options = connection.sync_connection and connection.sync_connection.get_execution_options()
+    if not options or not options.get(DRIVER_READS):
+        result = await connection.execute(statement.select, values)
+        return [dict(zip(statement.keys, row, strict=True)) for row in result]
+    compiled = statement.for_driver(connection.dialect)
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    try:
+        rows = await driver.fetch(compiled.sql, *compiled.arguments(values))
+    except Exception as exc:
+        # What SQLAlchemy would do: wrap the driver's error (the error handlers and
+        # `is_unavailable` know that shape) and drop a connection that died from the pool.
+        closed = driver.is_closed()
+        if closed:
+            await connection.invalidate()
+        raise DBAPIError(
+            compiled.sql, None, exc, hide_parameters=True, connection_invalidated=closed
+        ) from exc
+    return [compiled.record(row) for row in rows]
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -13,7 +13,7 @@ from app.accounts import AccountContext
 from app.auth import PasswordHasher
 from app.better_auth import BetterAuthVerifier
 from app.config import Settings, load_settings
-from app.database import create_engine, create_session_factories
+from app.database import create_database, create_engine
 from app.errors import error_response, install_error_handlers
 from app.logs import configure_logging
 from app.middleware import RequestContextMiddleware
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factories = create_session_factories(engine, settings)
+    app.state.database = create_database(engine, settings)
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),

@@ -944,15 +944,14 @@ async def test_concurrent_first_requests_create_one_user(
 
 async def test_creating_an_existing_identity_returns_the_existing_user(engine: AsyncEngine) -> None:
     """The loser of a first-request race: its INSERT finds the row and the transaction goes on."""
-    factory = async_sessionmaker(engine, expire_on_commit=False)
     identity = {"issuer": "https://frontend.example", "subject": uuid.uuid4().hex}
-    async with factory() as first, first.begin():
+    async with engine.begin() as first:
         created = await crud.create_external_user(
-            session=first, email="a@example.com", name="A", **identity
+            connection=first, email="a@example.com", name="A", **identity
         )
-    async with factory() as second, second.begin():
+    async with engine.begin() as second:
         again = await crud.create_external_user(
-            session=second, email="b@example.com", name="B", **identity
+            connection=second, email="b@example.com", name="B", **identity
         )
         # Still usable after the conflict (on PostgreSQL a failed INSERT would abort it).
         count = await second.scalar(select(func.count()).select_from(User))

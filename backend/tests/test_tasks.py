@@ -2,6 +2,8 @@
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -575,23 +577,51 @@ async def test_default_limit_is_20(
 # --- cost ----------------------------------------------------------------------------------------
 
 
+@contextmanager
+def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements sent to the database: through SQLAlchemy, and (on PostgreSQL) the ones
+    `fetch_all` hands straight to asyncpg, which only asyncpg's query logger sees."""
+    statements: list[str] = []
+
+    def through_sqlalchemy(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            statements.append(statement)
+
+    def through_asyncpg(query: Any) -> None:
+        statements.append(query.query)
+
+    def watch(dbapi_connection: Any, *args: Any) -> None:
+        if engine.dialect.name == "postgresql":
+            dbapi_connection.driver_connection.add_query_logger(through_asyncpg)
+
+    def unwatch(dbapi_connection: Any, *args: Any) -> None:
+        if engine.dialect.name == "postgresql":
+            dbapi_connection.driver_connection.remove_query_logger(through_asyncpg)
+
+    listeners = (
+        ("before_cursor_execute", through_sqlalchemy),
+        ("checkout", watch),
+        ("checkin", unwatch),
+    )
+    for name, listener in listeners:
+        event.listen(engine.sync_engine, name, listener)
+    try:
+        yield statements
+    finally:
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)
+
+
 async def test_a_list_request_costs_two_statements(
     client: httpx.AsyncClient,
     auth_headers: Headers,
     engine: AsyncEngine,
     many_tasks: list[dict[str, Any]],
 ) -> None:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
-            statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(engine) as statements:
         response = await client.get("/api/tasks", params={"limit": 100}, headers=auth_headers)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert len(response.json()) == 23
     # The session check (user joined with session) and the page with its total: no N+1.
-    assert len(statements) <= 2, statements
+    assert len(statements) == 2, statements
+    assert "auth_sessions" in statements[0]
+    assert "count(*) OVER ()" in statements[1]
