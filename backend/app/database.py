@@ -253,7 +253,8 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     engine = database.reader if request.method in READ_ONLY_METHODS else database.engine
     async with database.admitted(), engine.connect() as connection:
         yield connection
-        await connection.commit()
+        if connection.in_transaction():  # a read sent straight to the driver opened none
+            await connection.commit()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
