@@ -333,6 +333,15 @@ class _DriverStatement:
         }
 
 
+async def _driver_connection(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under `connection`. While it is valid (always, except after an
+    error that invalidated it), read it without `get_raw_connection()`'s greenlet round trip."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.invalidated:
+        return sync.connection.driver_connection
+    return (await connection.get_raw_connection()).driver_connection
+
+
 async def fetch_all(
     connection: AsyncConnection, statement: Statement, values: dict[str, Any]
 ) -> list[dict[str, Any]]:
@@ -348,8 +357,7 @@ async def fetch_all(
         result = await connection.execute(statement.select, values)
         return [dict(zip(statement.keys, row, strict=True)) for row in result]
     compiled = statement.for_driver(connection.dialect)
-    driver = (await connection.get_raw_connection()).driver_connection
-    assert driver is not None
+    driver = await _driver_connection(connection)
     try:
         rows = await driver.fetch(compiled.sql, *compiled.arguments(values))
     except Exception as exc:
