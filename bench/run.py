@@ -327,8 +327,9 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
         ):
             before = len(captured)
             await call
+            await asyncio.sleep(0)  # asyncpg calls its query loggers with call_soon
             for statement, params in captured[before:]:
-                kind = "count" if "count(" in statement.lower() else "query"
+                kind = "count" if statement.lower().startswith("select count(") else "page"
                 labelled.append((f"{label}: {kind}", statement, params))
         driver.remove_query_logger(through_asyncpg)
     await engine.dispose()
