@@ -335,9 +335,9 @@ class _DriverStatement:
 
 async def _driver_connection(connection: AsyncConnection) -> Any:
     """The asyncpg connection under `connection`. While it is valid (always, except after an
-    error that invalidated it), read it without `get_raw_connection()`'s greenlet round trip."""
+    error that invalidated it), read it without a greenlet round trip."""
     sync = connection.sync_connection
-    if sync is not None and not sync.invalidated:
+    if sync is not None and not (sync.closed or sync.invalidated):
         return sync.connection.driver_connection
     return (await connection.get_raw_connection()).driver_connection
 
