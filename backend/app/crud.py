@@ -25,6 +25,13 @@ from app.errors import EmailTaken, TaskNotFound
 from app.models import AuthSession, PriorityRank, RefreshToken, Task, User, utcnow
 from app.schemas import TaskCreate, TaskPatch, TaskQuery, UserPublic
 
+
+def _updated_after(previous: datetime) -> datetime:
+    """A new `updated_at`: now, but strictly later than `previous` even within the clock's
+    resolution, because clients compare it."""
+    return max(utcnow(), previous + timedelta(microseconds=1))
+
+
 # --- users ------------------------------------------------------------------------------------
 
 
@@ -303,9 +310,7 @@ async def update_task(
     if current is None:
         raise TaskNotFound()
     task = {**current, **changes}
-    now = utcnow()
-    # Strictly later than before, even within the clock's resolution: clients compare it.
-    updated_at = max(now, current["updated_at"] + timedelta(microseconds=1))
+    updated_at = _updated_after(current["updated_at"])
     task["updated_at"] = updated_at
     statement = (
         update(Task)
@@ -388,8 +393,7 @@ async def update_external_user(
     }
     if not changes:
         return user
-    now = utcnow()
-    updated_at = max(now, user.updated_at + timedelta(microseconds=1))
+    updated_at = _updated_after(user.updated_at)
     statement = update(User).where(User.id == user.id).values({**changes, "updated_at": updated_at})
     await connection.execute(statement)
     return user.model_copy(update={**changes, "updated_at": updated_at})
