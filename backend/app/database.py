@@ -304,7 +304,10 @@ Processor = Callable[[Any], Any] | None
 class _DriverStatement:
     sql: str
     parameters: tuple[tuple[str, Processor], ...]
-    results: tuple[tuple[str, Processor], ...]
+    keys: tuple[str, ...]
+    # Only the result columns whose type converts the driver's value: a list page has 20 rows,
+    # and a call per column and row for nothing is measurable.
+    conversions: tuple[tuple[str, Callable[[Any], Any]], ...]
 
     @classmethod
     def compile(cls, statement: Statement, dialect: Dialect) -> "_DriverStatement":
@@ -314,11 +317,12 @@ class _DriverStatement:
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in compiled.positiontup
         )
-        results = tuple(
+        processors = (
             (key, column.type.dialect_impl(dialect).result_processor(dialect, None))
             for key, column in zip(statement.keys, statement.select.selected_columns, strict=True)
         )
-        return cls(compiled.string, parameters, results)
+        conversions = tuple((key, process) for key, process in processors if process is not None)
+        return cls(compiled.string, parameters, statement.keys, conversions)
 
     def arguments(self, values: dict[str, Any]) -> list[Any]:
         return [
@@ -327,10 +331,10 @@ class _DriverStatement:
         ]
 
     def record(self, row: Sequence[Any]) -> dict[str, Any]:
-        return {
-            key: value if process is None else process(value)
-            for (key, process), value in zip(self.results, row, strict=True)
-        }
+        values = dict(zip(self.keys, row, strict=True))
+        for key, process in self.conversions:
+            values[key] = process(values[key])
+        return values
 
 
 async def _driver_connection(connection: AsyncConnection) -> Any:

@@ -455,6 +455,44 @@ async def test_out_of_range_query_values_are_422(
 ) -> None:
     response = await client.get("/api/tasks", params=params, headers=auth_headers)
     assert response.status_code == 422, response.text
+    # FastAPI's shape: each error names the parameter it is about.
+    [(name, _)] = params.items()
+    assert [error["loc"] for error in response.json()["detail"]] == [["query", name]]
+
+
+async def test_query_parameters_are_checked_after_the_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/tasks", params={"limit": "0"})
+    assert response.status_code == 401
+    response = await client.get("/api/tasks?limit=0&status=done", headers={"X-Request-ID": "q"})
+    assert response.status_code == 401
+
+
+async def test_repeated_query_parameter_counts_with_its_last_value(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    for title in ("a", "b", "c"):
+        await client.post("/api/tasks", json={"title": title}, headers=auth_headers)
+    response = await client.get("/api/tasks?limit=0&limit=2&sort=title", headers=auth_headers)
+    assert response.status_code == 200, response.text
+    assert [task["title"] for task in response.json()] == ["a", "b"]
+    several_errors = await client.get("/api/tasks?limit=0&page=0", headers=auth_headers)
+    locs = [error["loc"] for error in several_errors.json()["detail"]]
+    assert locs == [["query", "page"], ["query", "limit"]]
+
+
+async def test_openapi_documents_the_list_parameters(client: httpx.AsyncClient) -> None:
+    listing = (await client.get("/openapi.json")).json()["paths"]["/api/tasks"]["get"]
+    parameters = {p["name"]: p for p in listing["parameters"]}
+    assert list(parameters) == ["status", "search", "priority", "sort", "page", "limit"]
+    assert all(p["in"] == "query" and not p["required"] for p in parameters.values())
+    assert parameters["limit"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 20,
+        "title": "Limit",
+    }
+    assert "422" in listing["responses"]
 
 
 SORTS = [

@@ -1,10 +1,11 @@
 """/api/tasks: the signed-in user's tasks, and only theirs."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import TypeAdapter
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app import crud
 from app.auth import CurrentUser
@@ -16,15 +17,65 @@ from app.schemas import TaskCreate, TaskPatch, TaskPublic, TaskQuery, TaskUpdate
 # A whole page in one call each way (the rows come as dicts; `total` is left out).
 TASK_LIST = TypeAdapter(list[TaskPublic])
 
+# FastAPI's own 422 entry, which it leaves out for a route with no parameters of its own.
+VALIDATION_ERROR = {
+    "description": "Validation Error",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+    },
+}
+
+
+def _query_parameters() -> list[dict[str, Any]]:
+    """OpenAPI's description of TaskQuery's fields as query parameters, as FastAPI writes it
+    for `Annotated[TaskQuery, Query()]`."""
+    schema = TaskQuery.model_json_schema(ref_template="#/components/schemas/{model}")
+    required = set(schema.get("required", ()))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            # pydantic leaves the title out next to a `$ref`; FastAPI writes one.
+            "schema": {"title": name.replace("_", " ").title(), **field},
+        }
+        for name, field in schema["properties"].items()
+    ]
+
+
+async def task_query(request: Request) -> TaskQuery:
+    """The list's query parameters, validated in one pass, with FastAPI's 422 for bad ones.
+
+    Declared as `Annotated[TaskQuery, Query()]`, FastAPI re-inspects each field's annotation on
+    every request: about 0.2 ms, a seventh of a list request's CPU. As there, a repeated
+    parameter counts with its last value and unknown parameters are ignored.
+    """
+    received = request.query_params
+    values = {name: received[name] for name in TaskQuery.model_fields if name in received}
+    try:
+        return TaskQuery.model_validate(values)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError(
+            [{**error, "loc": ("query", *error["loc"])} for error in errors]
+        ) from None
+
+
 router = APIRouter(
     prefix="/api/tasks", tags=["tasks"], responses=responses(*AUTH_ERRORS, DatabaseUnavailable)
 )
 
 
-@router.get("", response_model=list[TaskPublic])
+@router.get(
+    "",
+    response_model=list[TaskPublic],
+    responses={422: VALIDATION_ERROR},
+    openapi_extra={"parameters": _query_parameters()},
+)
 async def list_tasks(
-    query: Annotated[TaskQuery, Query()],
     user: CurrentUser,
+    # After the user: a request without a valid token is 401 whatever its parameters.
+    query: Annotated[TaskQuery, Depends(task_query)],
     connection: ConnectionDep,
     request: Request,
 ) -> Response:
