@@ -217,14 +217,17 @@ def _list_shapes(status: str, by_priority: bool, by_search: bool, sort: str) -> 
     column = SORT_COLUMNS[sort.lstrip("-")]
     descending = sort.startswith("-")
     order = (column.desc(), Task.id.desc()) if descending else (column.asc(), Task.id.asc())
+    count = select(func.count().label("total")).select_from(Task).where(*filters)
+    # The count as a subquery, not `count(*) OVER ()`: a window reads every matching row in
+    # full before the first one is returned, while the subquery can count in the index
+    # (often without visiting the table) and the page stops after `limit` rows.
     page = (
-        select(*PUBLIC_COLUMNS, func.count().over().label("total"))
+        select(*PUBLIC_COLUMNS, count.scalar_subquery().correlate(None).label("total"))
         .where(*filters)
         .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
     )
-    count = select(func.count().label("total")).select_from(Task).where(*filters)
     return ListShapes(Statement(page), Statement(count))
 
 
