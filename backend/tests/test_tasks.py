@@ -662,4 +662,5 @@ async def test_a_list_request_costs_two_statements(
     # The session check (user joined with session) and the page with its total: no N+1.
     assert len(statements) == 2, statements
     assert "auth_sessions" in statements[0]
-    assert "count(*)" in statements[1] and "LIMIT" in statements[1]
+    assert "count(*)" in statements[1]
+    assert "LIMIT" in statements[1]
