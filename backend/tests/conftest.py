@@ -43,6 +43,19 @@ def is_postgres() -> bool:
     return TEST_DATABASE_URL is not None
 
 
+# For the few tests about one backend's own behaviour; `.ci/run` runs the suite on both.
+@pytest.fixture
+def needs_postgres(is_postgres: bool) -> None:
+    if not is_postgres:
+        pytest.skip("PostgreSQL only: set TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def needs_sqlite(is_postgres: bool) -> None:
+    if is_postgres:
+        pytest.skip("SQLite only")
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     return TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}"

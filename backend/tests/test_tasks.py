@@ -13,6 +13,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.config import Settings
+from app.database import DRIVER_READS, create_engine
+from app.main import create_app
+from tests.conftest import make_client, make_settings
+
 pytestmark = pytest.mark.anyio
 
 Headers = dict[str, str]
@@ -664,3 +669,43 @@ async def test_a_list_request_costs_two_statements(
     assert "auth_sessions" in statements[0]
     assert "count(*)" in statements[1]
     assert "LIMIT" in statements[1]
+
+
+@pytest.mark.usefixtures("needs_postgres")
+async def test_reads_straight_to_asyncpg_answer_exactly_like_sqlalchemy(
+    app: Any,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    schema: str | None,
+    auth_headers: Headers,
+    many_tasks: list[dict[str, Any]],
+) -> None:
+    """On PostgreSQL the hot reads skip SQLAlchemy's execution layer; behind PgBouncer they go
+    through it. Same data, same answers, byte for byte."""
+    pooled_settings = make_settings(settings.database_url, db_pgbouncer=True)
+    pooled_engine = create_engine(pooled_settings, schema=schema)
+    pooled_app = create_app(pooled_settings, engine=pooled_engine)
+    assert app.state.database.reader.get_execution_options()[DRIVER_READS]
+    assert not pooled_app.state.database.reader.get_execution_options()[DRIVER_READS]
+    task_id = many_tasks[3]["id"]
+    urls = [
+        "/api/tasks",
+        "/api/tasks?status=active&sort=priority&limit=5&page=2",
+        "/api/tasks?status=completed&sort=-updated_at",
+        "/api/tasks?search=TASK%201&priority=High&sort=title",
+        "/api/tasks?page=9",  # past the end: the count statement
+        f"/api/tasks/{task_id}",
+        f"/api/tasks/{uuid.uuid4()}",
+        "/api/auth/me",
+    ]
+    try:
+        async with make_client(pooled_app) as pooled:
+            for url in urls:
+                direct = await client.get(url, headers=auth_headers)
+                through_sqlalchemy = await pooled.get(url, headers=auth_headers)
+                assert direct.status_code == through_sqlalchemy.status_code, url
+                assert direct.content == through_sqlalchemy.content, url
+                for header in ("X-Total-Count", "Link"):
+                    assert direct.headers.get(header) == through_sqlalchemy.headers.get(header)
+    finally:
+        await pooled_engine.dispose()

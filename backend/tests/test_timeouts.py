@@ -21,18 +21,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def needs_postgres(is_postgres: bool) -> None:
-    if not is_postgres:
-        pytest.skip("PostgreSQL only: set TEST_DATABASE_URL")
-
-
-@pytest.fixture
-def needs_sqlite(is_postgres: bool) -> None:
-    if is_postgres:
-        pytest.skip("SQLite only")
-
-
-@pytest.fixture
 async def quick_timeouts(
     database_url: str, schema: str | None, engine: AsyncEngine
 ) -> AsyncIterator[tuple[Settings, AsyncEngine]]:
