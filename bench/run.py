@@ -328,9 +328,11 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
             before = len(captured)
             await call
             await asyncio.sleep(0)  # asyncpg calls its query loggers with call_soon
-            for statement, params in captured[before:]:
-                kind = "count" if statement.lower().startswith("select count(") else "page"
-                labelled.append((f"{label}: {kind}", statement, params))
+            sent = captured[before:]
+            for number, (statement, params) in enumerate(sent, start=1):
+                # A call that sends several statements gets them numbered.
+                name = f"{label}, statement {number} of {len(sent)}" if len(sent) > 1 else label
+                labelled.append((name, statement, params))
         driver.remove_query_logger(through_asyncpg)
     await engine.dispose()
 
