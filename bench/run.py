@@ -303,24 +303,25 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
 
     event.listen(engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
     user_id, session_id = seeded.user_ids[0], seeded.session_ids[0]
+    caller = crud.Caller(user_id, session_id)
     labelled: list[tuple[str, str, tuple[Any, ...]]] = []
     async with database.reader.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
         driver.add_query_logger(through_asyncpg)
         for label, call in (
             (
-                "session lookup (every authenticated request)",
+                "session lookup (every authenticated request but the task reads)",
                 crud.get_user_for_session(connection=connection, user_id=user_id, session_id=session_id),
             ),
             (
-                "default list (sort=-created_at, page 1, limit 20)",
-                crud.list_tasks(connection=connection, owner_id=user_id, query=TaskQuery()),
+                "default list (sort=-created_at, page 1, limit 20; checks the session too)",
+                crud.list_tasks(connection=connection, caller=caller, query=TaskQuery()),
             ),
             (
                 f"filtered list (status=active&search={SEARCH_WORD})",
                 crud.list_tasks(
                     connection=connection,
-                    owner_id=user_id,
+                    caller=caller,
                     query=TaskQuery(status="active", search=SEARCH_WORD),
                 ),
             ),

@@ -15,11 +15,13 @@ import bcrypt
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import crud
 from app.config import Settings
+from app.crud import Caller
 from app.database import ConnectionDep
-from app.errors import SessionRevoked, TokenExpired, TokenInvalid, Unauthorized
+from app.errors import TokenExpired, TokenInvalid, Unauthorized
 from app.schemas import UserPublic
 
 ACCESS_ALGORITHM = "HS256"
@@ -138,32 +140,54 @@ bearer_scheme = HTTPBearer(
 )
 
 
+async def _verified_caller(
+    request: Request, connection: AsyncConnection, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[Caller, UserPublic | None]:
+    """The bearer token verified, and for a Better Auth token also its linked user. The
+    session of one of our access tokens is left to check (`Caller.session_id`)."""
+    if credentials is None:
+        raise Unauthorized()
+    token = credentials.credentials
+    better_auth = request.app.state.better_auth
+    # Without the bridge every token must be ours: skip parsing the header twice.
+    if better_auth is None or token_algorithm(token) == ACCESS_ALGORITHM:
+        claims = decode_access_token(token, settings=request.app.state.settings)
+        caller, user = Caller(claims.user_id, claims.session_id), None
+    else:
+        user = await better_auth.authenticate(token, connection=connection)
+        caller = Caller(user.id, None)
+    request.state.user_id = str(caller.user_id)
+    return caller, user
+
+
 async def current_user(
     request: Request,
     connection: ConnectionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> UserPublic:
-    if credentials is None:
-        raise Unauthorized()
-    token = credentials.credentials
-    settings: Settings = request.app.state.settings
-    better_auth = request.app.state.better_auth
-    # Without the bridge every token must be ours: skip parsing the header twice.
-    if better_auth is None or token_algorithm(token) == ACCESS_ALGORITHM:
-        claims = decode_access_token(token, settings=settings)
-        found = await crud.get_user_for_session(
-            connection=connection, user_id=claims.user_id, session_id=claims.session_id
-        )
-        if found is None:
-            raise TokenInvalid()
-        if found.revoked or found.expired:
-            raise SessionRevoked()
-        user = found.user
-    else:
-        user = await better_auth.authenticate(token, connection=connection)
-    request.state.user_id = str(user.id)
-    return user
+    caller, user = await _verified_caller(request, connection, credentials)
+    if user is not None:
+        return user
+    assert caller.session_id is not None
+    return await crud.get_user_for_session(
+        connection=connection, user_id=caller.user_id, session_id=caller.session_id
+    )
+
+
+async def current_reader(
+    request: Request,
+    connection: ConnectionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Caller:
+    """For the task reads only, which check the caller's session in the same statement as the
+    data they read (`crud.list_tasks`, `crud.get_task`): one round trip instead of two on the
+    busiest routes. Same 401s as `current_user`, but a bad query parameter is answered 422
+    before a dead session is found out."""
+    caller, _ = await _verified_caller(request, connection, credentials)
+    return caller
 
 
 # The signed-in user, as read for this request (a snapshot, not a tracked ORM object).
 CurrentUser = Annotated[UserPublic, Depends(current_user)]
+# The caller of a task read, whose session that read checks itself.
+TaskReader = Annotated[Caller, Depends(current_reader)]

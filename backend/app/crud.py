@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.database import AnySelect, Statement, fetch_all
-from app.errors import EmailTaken, TaskNotFound
+from app.errors import EmailTaken, SessionRevoked, TaskNotFound, TokenInvalid
 from app.models import AuthSession, PriorityRank, RefreshToken, Task, User, utcnow
 from app.schemas import TaskCreate, TaskPatch, TaskQuery, UserPublic
 
@@ -55,13 +55,15 @@ async def create_local_user(
 
 
 @dataclass(frozen=True)
-class SessionUser:
-    user: UserPublic
-    revoked: bool
-    expired: bool
+class Caller:
+    """Whom a verified token speaks for. `session_id` is the session of one of our access
+    tokens, not checked yet; None for a Better Auth user, whose token leaves nothing to check."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None
 
 
-# The lookup every authenticated request makes (user and session, by primary keys).
+# The user and session behind one of our access tokens, by primary keys.
 _SESSION_USER = Statement(
     select(
         User.id,
@@ -79,19 +81,49 @@ _SESSION_USER = Statement(
 
 async def get_user_for_session(
     *, connection: AsyncConnection, user_id: uuid.UUID, session_id: uuid.UUID
-) -> SessionUser | None:
-    """The user behind an access token and the state of its session, in one indexed lookup."""
+) -> UserPublic:
+    """The user behind one of our access tokens, in one indexed lookup. 401 unless the session
+    is that user's and live: `token_invalid` for no such session, else `session_revoked`."""
     rows = await fetch_all(
         connection, _SESSION_USER, {"session_id": session_id, "user_id": user_id}
     )
     if not rows:
-        return None
+        raise TokenInvalid()
     row = rows[0]
-    return SessionUser(
-        UserPublic.model_validate(row),
-        revoked=row["revoked_at"] is not None,
-        expired=row["expires_at"] <= utcnow(),
+    if row["revoked_at"] is not None or row["expires_at"] <= utcnow():
+        raise SessionRevoked()
+    return UserPublic.model_validate(row)
+
+
+async def require_live_session(*, connection: AsyncConnection, caller: Caller) -> None:
+    """Raise the 401 `get_user_for_session` would, if the caller's session is not live."""
+    if caller.session_id is not None:
+        await get_user_for_session(
+            connection=connection, user_id=caller.user_id, session_id=caller.session_id
+        )
+
+
+# A task read's own check of the caller's session (see `_read_parameters`): part of the same
+# statement as the data, where a separate lookup would cost a round trip on every request.
+_SESSION_IS_LIVE = (
+    select(AuthSession.id)
+    .where(
+        AuthSession.id == bindparam("session_id"),
+        AuthSession.user_id == bindparam("owner_id"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now"),
     )
+    .exists()
+)
+
+
+def _read_parameters(caller: Caller) -> dict[str, Any]:
+    """The values of a task read's owner filter and, for a caller with a session, of
+    `_SESSION_IS_LIVE`. A read that finds nothing for such a caller cannot tell an empty
+    result from a dead session: it asks `require_live_session` before answering."""
+    if caller.session_id is None:
+        return {"owner_id": caller.user_id}
+    return {"owner_id": caller.user_id, "session_id": caller.session_id, "now": utcnow()}
 
 
 # --- sessions and refresh tokens --------------------------------------------------------------
@@ -190,7 +222,13 @@ PUBLIC_COLUMNS = (
     Task.updated_at,
 )
 _OWNED_TASK = (Task.user_id == bindparam("owner_id"), Task.id == bindparam("task_id"))
-_GET_TASK = Statement(select(*PUBLIC_COLUMNS).where(*_OWNED_TASK))
+# One task, by a caller without a session to check and by one with (`_read_parameters`).
+_GET_TASK = {
+    checks_session: Statement(
+        select(*PUBLIC_COLUMNS).where(*_OWNED_TASK, *([_SESSION_IS_LIVE] if checks_session else []))
+    )
+    for checks_session in (False, True)
+}
 _LOCK_TASK = select(*PUBLIC_COLUMNS).where(*_OWNED_TASK).with_for_update()
 
 
@@ -201,11 +239,14 @@ class ListShapes:
 
 
 @functools.cache
-def _list_shapes(status: str, by_priority: bool, by_search: bool, sort: str) -> ListShapes:
+def _list_shapes(
+    status: str, by_priority: bool, by_search: bool, sort: str, checks_session: bool
+) -> ListShapes:
     """The page and count statements for one combination of filters and sort, built once.
 
-    Values (owner, priority, pattern, limit, offset) are bind parameters, so every request
-    reuses the same statements and their compiled SQL.
+    Values (owner, session, priority, pattern, limit, offset) are bind parameters, so every
+    request reuses the same statements and their compiled SQL. The count runs only once the
+    session is known to be live: it does not check it again.
     """
     filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner_id")]
     if status != "all":
@@ -223,7 +264,7 @@ def _list_shapes(status: str, by_priority: bool, by_search: bool, sort: str) -> 
     # (often without visiting the table) and the page stops after `limit` rows.
     page = (
         select(*PUBLIC_COLUMNS, count.scalar_subquery().correlate(None).label("total"))
-        .where(*filters)
+        .where(*filters, *([_SESSION_IS_LIVE] if checks_session else []))
         .order_by(*order)
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
@@ -231,12 +272,10 @@ def _list_shapes(status: str, by_priority: bool, by_search: bool, sort: str) -> 
     return ListShapes(Statement(page), Statement(count))
 
 
-def _list_parameters(owner_id: uuid.UUID, query: TaskQuery) -> dict[str, Any]:
-    parameters: dict[str, Any] = {
-        "owner_id": owner_id,
-        "limit": query.limit,
-        "offset": (query.page - 1) * query.limit,
-    }
+def _list_parameters(caller: Caller, query: TaskQuery) -> dict[str, Any]:
+    parameters = _read_parameters(caller)
+    parameters["limit"] = query.limit
+    parameters["offset"] = (query.page - 1) * query.limit
     if query.priority is not None:
         parameters["priority"] = query.priority
     if query.search:
@@ -245,14 +284,20 @@ def _list_parameters(owner_id: uuid.UUID, query: TaskQuery) -> dict[str, Any]:
     return parameters
 
 
-def _shapes_for(query: TaskQuery) -> ListShapes:
-    return _list_shapes(query.status, query.priority is not None, bool(query.search), query.sort)
+def _shapes_for(caller: Caller, query: TaskQuery) -> ListShapes:
+    return _list_shapes(
+        query.status,
+        query.priority is not None,
+        bool(query.search),
+        query.sort,
+        caller.session_id is not None,
+    )
 
 
-def list_statements(*, owner_id: uuid.UUID, query: TaskQuery) -> tuple[AnySelect, ...]:
+def list_statements(*, caller: Caller, query: TaskQuery) -> tuple[AnySelect, ...]:
     """The page and count statements of a list request with their values bound (for EXPLAIN)."""
-    parameters = _list_parameters(owner_id, query)
-    shapes = _shapes_for(query)
+    parameters = _list_parameters(caller, query)
+    shapes = _shapes_for(caller, query)
     return shapes.page.select.params(parameters), shapes.count.select.params(parameters)
 
 
@@ -260,24 +305,27 @@ Record = dict[str, Any]
 
 
 async def list_tasks(
-    *, connection: AsyncConnection, owner_id: uuid.UUID, query: TaskQuery
+    *, connection: AsyncConnection, caller: Caller, query: TaskQuery
 ) -> tuple[list[Record], int]:
-    """One page of the owner's tasks and the number of matches before paging: one statement
-    (two when the page is empty)."""
-    parameters = _list_parameters(owner_id, query)
-    shapes = _shapes_for(query)
+    """One page of the caller's tasks and the number of matches before paging, with the
+    caller's session checked: one statement (three when the page is empty)."""
+    parameters = _list_parameters(caller, query)
+    shapes = _shapes_for(caller, query)
     rows = await fetch_all(connection, shapes.page, parameters)
     if rows:
         return rows, rows[0]["total"]
+    await require_live_session(connection=connection, caller=caller)
     counted = await fetch_all(connection, shapes.count, parameters)
     return [], counted[0]["total"]
 
 
-async def get_task(
-    *, connection: AsyncConnection, owner_id: uuid.UUID, task_id: uuid.UUID
-) -> Record:
-    rows = await fetch_all(connection, _GET_TASK, {"owner_id": owner_id, "task_id": task_id})
+async def get_task(*, connection: AsyncConnection, caller: Caller, task_id: uuid.UUID) -> Record:
+    """One of the caller's tasks, with the caller's session checked: one statement (two for a
+    task that is not there)."""
+    parameters = {**_read_parameters(caller), "task_id": task_id}
+    rows = await fetch_all(connection, _GET_TASK[caller.session_id is not None], parameters)
     if not rows:
+        await require_live_session(connection=connection, caller=caller)
         raise TaskNotFound()
     return rows[0]
 

@@ -4,19 +4,21 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.database import DRIVER_READS, create_engine
 from app.main import create_app
-from tests.conftest import make_client, make_settings
+from app.models import AuthSession
+from tests.conftest import PASSWORD, TEST_SECRET, make_client, make_settings, register
 
 pytestmark = pytest.mark.anyio
 
@@ -655,7 +657,7 @@ def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
             event.remove(engine.sync_engine, name, listener)
 
 
-async def test_a_list_request_costs_two_statements(
+async def test_task_reads_cost_one_statement_with_the_session_check_in_it(
     client: httpx.AsyncClient,
     auth_headers: Headers,
     engine: AsyncEngine,
@@ -664,11 +666,97 @@ async def test_a_list_request_costs_two_statements(
     with recorded_statements(engine) as statements:
         response = await client.get("/api/tasks", params={"limit": 100}, headers=auth_headers)
     assert len(response.json()) == 23
-    # The session check (user joined with session) and the page with its total: no N+1.
-    assert len(statements) == 2, statements
+    # The page, its total and the token's session check in one statement: no N+1.
+    assert len(statements) == 1, statements
+    assert "count(*)" in statements[0]
     assert "auth_sessions" in statements[0]
-    assert "count(*)" in statements[1]
-    assert "LIMIT" in statements[1]
+    assert "LIMIT" in statements[0]
+
+    with recorded_statements(engine) as statements:
+        response = await client.get(f"/api/tasks/{many_tasks[0]['id']}", headers=auth_headers)
+    assert response.status_code == 200
+    assert len(statements) == 1, statements
+    assert "auth_sessions" in statements[0]
+
+
+async def test_an_empty_page_still_checks_the_session_and_counts(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    engine: AsyncEngine,
+    many_tasks: list[dict[str, Any]],
+) -> None:
+    with recorded_statements(engine) as statements:
+        response = await client.get("/api/tasks?page=3&limit=20", headers=auth_headers)
+    assert response.json() == []
+    assert response.headers["X-Total-Count"] == "23"
+    # Nothing came back: the session check on its own, then the count.
+    assert len(statements) == 3, statements
+    assert "auth_sessions" in statements[1]
+    assert "count(*)" in statements[2]
+
+
+@pytest.mark.parametrize("route", ["list", "empty list", "one task", "missing task"])
+async def test_task_reads_refuse_a_logged_out_session_even_with_tasks_to_show(
+    client: httpx.AsyncClient,
+    user: dict[str, Any],
+    many_tasks: list[dict[str, Any]],
+    route: str,
+) -> None:
+    """The reads check the session inside their own statement: a revoked session must turn
+    a page full of tasks into a 401, not just an empty one."""
+    # A second session of the same user (the fixtures' own session stays live).
+    login = await client.post(
+        "/api/auth/login", json={"email": user["user"]["email"], "password": PASSWORD}
+    )
+    assert login.status_code == 200, login.text
+    url = {
+        "list": "/api/tasks",
+        "empty list": "/api/tasks?page=99",
+        "one task": f"/api/tasks/{many_tasks[0]['id']}",
+        "missing task": f"/api/tasks/{uuid.uuid4()}",
+    }[route]
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    before = await client.get(url, headers=headers)
+    assert before.status_code == (404 if route == "missing task" else 200)
+    logout = await client.post(
+        "/api/auth/logout", json={"refresh_token": login.json()["refresh_token"]}, headers=headers
+    )
+    assert logout.status_code == 204
+    after = await client.get(url, headers=headers)
+    assert after.status_code == 401
+    assert after.json()["code"] == "session_revoked"
+    assert after.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("route", ["list", "one task"])
+@pytest.mark.parametrize("token", ["another user's session", "unknown session", "expired session"])
+async def test_task_reads_check_the_tokens_session_like_every_route(
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    user: dict[str, Any],
+    many_tasks: list[dict[str, Any]],
+    route: str,
+    token: str,
+) -> None:
+    url = "/api/tasks" if route == "list" else f"/api/tasks/{many_tasks[0]['id']}"
+    claims = jwt.decode(user["access_token"], options={"verify_signature": False})
+    if token == "another user's session":
+        theirs = jwt.decode(
+            (await register(client))["access_token"], options={"verify_signature": False}
+        )
+        claims["sid"] = theirs["sid"]
+    elif token == "unknown session":
+        claims["sid"] = str(uuid.uuid4())
+    else:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(AuthSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+    forged = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    response = await client.get(url, headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401, response.text
+    expected = "session_revoked" if token == "expired session" else "token_invalid"
+    assert response.json()["code"] == expected
 
 
 @pytest.mark.usefixtures("needs_postgres")

@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from app import crud
-from app.auth import CurrentUser
+from app.auth import CurrentUser, TaskReader
 from app.database import ConnectionDep
 from app.errors import AUTH_ERRORS, BODY_ERRORS, DatabaseUnavailable, TaskNotFound, responses
 from app.pagination import set_paging_headers
@@ -73,14 +73,14 @@ router = APIRouter(
     openapi_extra={"parameters": _query_parameters()},
 )
 async def list_tasks(
-    user: CurrentUser,
-    # After the user: a request without a valid token is 401 whatever its parameters.
+    caller: TaskReader,
+    # After the token: a request without a valid one is 401 whatever its parameters.
     query: Annotated[TaskQuery, Depends(task_query)],
     connection: ConnectionDep,
     request: Request,
 ) -> Response:
     """List tasks: filter, search, sort and page. `X-Total-Count` and `Link` describe the pages."""
-    tasks, total = await crud.list_tasks(connection=connection, owner_id=user.id, query=query)
+    tasks, total = await crud.list_tasks(connection=connection, caller=caller, query=query)
     # Validated and serialised here in one pass each, instead of again by FastAPI.
     body = TASK_LIST.dump_json(TASK_LIST.validate_python(tasks))
     response = Response(body, media_type="application/json")
@@ -103,9 +103,9 @@ async def create_task(
 
 
 @router.get("/{task_id}", responses=responses(TaskNotFound))
-async def get_task(task_id: uuid.UUID, user: CurrentUser, connection: ConnectionDep) -> TaskPublic:
+async def get_task(task_id: uuid.UUID, caller: TaskReader, connection: ConnectionDep) -> TaskPublic:
     """One task."""
-    task = await crud.get_task(connection=connection, owner_id=user.id, task_id=task_id)
+    task = await crud.get_task(connection=connection, caller=caller, task_id=task_id)
     return TaskPublic.model_validate(task)
 
 
