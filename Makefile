@@ -15,7 +15,7 @@ SYNCED := $(VENV)/.synced
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run serve migrate test lint typecheck check bench clean
+.PHONY: run serve migrate openapi test lint typecheck check bench clean
 
 run: $(SYNCED) ## Serve the API on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (SQLite unless DATABASE_URL says otherwise)
 	cd $(BACKEND) && exec $(PY) -m app run
@@ -25,6 +25,9 @@ serve: $(SYNCED) ## Production server: WORKERS processes (default: CPU cores)
 
 migrate: $(SYNCED) ## Apply database migrations to DATABASE_URL
 	cd $(BACKEND) && $(PY) -m app migrate
+
+openapi: $(SYNCED) ## Rewrite backend/tests/openapi.json, the committed OpenAPI document, after an API change
+	cd $(BACKEND) && $(PY) -m app openapi > tests/openapi.json
 
 test: $(SYNCED) ## Whole suite on SQLite, or on TEST_DATABASE_URL's PostgreSQL when set
 	cd $(BACKEND) && $(PY) -m pytest $(PYTEST_ARGS)

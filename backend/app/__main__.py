@@ -1,6 +1,8 @@
-"""`python -m app run|serve|migrate`: what `make run`, `make serve` and `make migrate` call."""
+"""`python -m app run|serve|migrate|openapi`: what `make run`, `make serve`, `make migrate` and
+`make openapi` call."""
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -34,10 +36,22 @@ def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def openapi_document() -> str:
+    """The OpenAPI document as the service serves it, formatted for a reviewable diff. It does not
+    depend on settings: a throwaway in-memory database and key are enough to build it."""
+    from app.main import create_app
+
+    settings = Settings(database_url="sqlite://", jwt_secret="openapi-" + "x" * 40, _env_file=None)
+    return json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m app")
-    parser.add_argument("command", choices=["run", "serve", "migrate"])
+    parser.add_argument("command", choices=["run", "serve", "migrate", "openapi"])
     command = parser.parse_args().command
+    if command == "openapi":
+        print(openapi_document())
+        return
 
     settings = _settings_or_exit()
     configure_logging(settings)
