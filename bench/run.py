@@ -282,18 +282,19 @@ def sql_literal(value: Any) -> str:
 
 
 async def explain_plans(settings: Any, seeded: Seeded) -> bool:
-    """EXPLAIN the statements the app itself builds (captured from app.crud), for one user."""
+    """EXPLAIN the statements the app itself builds (captured from app.accounts and app.tasks), for one user."""
     import asyncpg
-    from app import crud
-    from app.database import create_database, create_engine
-    from app.schemas import TaskQuery
+    from app.accounts.sessions import Caller, get_user_for_session
+    from app.core.database import create_database, create_engine
+    from app.tasks.queries import list_tasks
+    from app.tasks.schemas import TaskQuery
     from sqlalchemy import event
 
     engine = create_engine(settings)
     database = create_database(engine, settings)
     captured: list[tuple[str, tuple[Any, ...]]] = []
 
-    # The app sends its hot SELECTs straight to asyncpg (app.database.fetch_all) and the rest
+    # The app sends its hot SELECTs straight to asyncpg (app.core.statements.fetch_all) and the rest
     # through SQLAlchemy: listen to both.
     def through_sqlalchemy(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         captured.append((statement, tuple(parameters or ())))
@@ -303,7 +304,7 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
 
     event.listen(engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
     user_id, session_id = seeded.user_ids[0], seeded.session_ids[0]
-    caller = crud.Caller(user_id, session_id)
+    caller = Caller(user_id, session_id)
     labelled: list[tuple[str, str, tuple[Any, ...]]] = []
     async with database.reader.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
@@ -311,15 +312,15 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
         for label, call in (
             (
                 "session lookup (every authenticated request but the task reads)",
-                crud.get_user_for_session(connection=connection, user_id=user_id, session_id=session_id),
+                get_user_for_session(connection=connection, user_id=user_id, session_id=session_id),
             ),
             (
                 "default list (sort=-created_at, page 1, limit 20; checks the session too)",
-                crud.list_tasks(connection=connection, caller=caller, query=TaskQuery()),
+                list_tasks(connection=connection, caller=caller, query=TaskQuery()),
             ),
             (
                 f"filtered list (status=active&search={SEARCH_WORD})",
-                crud.list_tasks(
+                list_tasks(
                     connection=connection,
                     caller=caller,
                     query=TaskQuery(status="active", search=SEARCH_WORD),
@@ -648,7 +649,7 @@ class Load:
 
     def users_file(self, count: int, seconds: int) -> Path:
         """`count` users with freshly minted access tokens, signed exactly as the app signs them."""
-        from app.auth import issue_access_token
+        from app.accounts.tokens import issue_access_token
 
         # Tokens must outlive the run; the lifetime is only a claim, the server checks `exp`.
         minutes = max(self.settings.access_token_minutes, math.ceil(seconds / 60) + 5)
@@ -893,9 +894,9 @@ def main() -> None:
     os.environ.update(server_env)
     os.chdir(BACKEND)
     sys.path.insert(0, str(BACKEND))
-    from app.auth import PasswordHasher
-    from app.config import load_settings
-    from app.crud import search_text
+    from app.accounts.passwords import PasswordHasher
+    from app.core.config import load_settings
+    from app.tasks.queries import search_text
 
     settings = load_settings()
     say(
@@ -928,7 +929,7 @@ def main() -> None:
     say(f"seeded in {time.monotonic() - t0:.1f} s (COPY, one precomputed hash, one session per user, VACUUM ANALYZE)")
     say()
 
-    say("== query plans for one seeded user (EXPLAIN ANALYZE, BUFFERS) of the statements app.crud builds")
+    say("== query plans for one seeded user (EXPLAIN ANALYZE, BUFFERS) of the statements the app builds")
     try:
         plans_ok = asyncio.run(explain_plans(settings, seeded))
     except Exception as error:  # the app's internals moved: say so, and go on with the load
