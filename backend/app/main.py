@@ -16,6 +16,8 @@ from app.core.database import create_database, create_engine
 from app.core.errors import install_error_handlers
 from app.core.logs import configure_logging
 from app.core.middleware import JSONCORSMiddleware, RequestContextMiddleware
+from app.mcp import router as mcp_router
+from app.mcp.server import create_mcp
 from app.service import router as service_router
 from app.tasks import router as tasks_router
 
@@ -30,10 +32,13 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     configure_logging(settings)
     engine = engine or create_engine(settings)
     better_auth = BetterAuthVerifier(settings) if settings.better_auth_enabled else None
+    database = create_database(engine, settings)
+    mcp = create_mcp(settings=settings, database=database, better_auth=better_auth)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with mcp.session_manager.run():
+            yield
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
@@ -50,11 +55,16 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             {"name": "auth", "description": "Accounts, sessions and tokens."},
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
             {"name": "service", "description": "Liveness and database reachability."},
+            {
+                "name": "mcp",
+                "description": "The MCP server for AI assistants is at `/mcp` (Streamable HTTP; "
+                "see docs/mcp.md). Its bearer is a personal access token (`/api/auth/tokens`).",
+            },
         ],
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.database = create_database(engine, settings)
+    app.state.database = database
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),
@@ -67,14 +77,31 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(tasks_router.router)
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
+    app.include_router(mcp_router.create_router(settings))
+    app.router.routes.append(mcp.route)
 
     app.add_middleware(
         JSONCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Total-Count", "Link", "Location", "X-Request-ID", "Retry-After"],
+        # The Mcp-* headers: for MCP clients that run in a browser.
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            "Mcp-Protocol-Version",
+            "Mcp-Session-Id",
+        ],
+        expose_headers=[
+            "X-Total-Count",
+            "Link",
+            "Location",
+            "X-Request-ID",
+            "Retry-After",
+            "WWW-Authenticate",
+            "Mcp-Session-Id",
+        ],
         max_age=600,
     )
     # Outermost: every response, errors and CORS preflights included, gets its request id.
