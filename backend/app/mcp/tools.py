@@ -37,6 +37,10 @@ class TagCount(BaseModel):
     count: int = Field(description="How many of your tasks carry the tag.")
 
 
+class TagList(BaseModel):
+    tags: list[TagCount]
+
+
 class Deleted(BaseModel):
     deleted: uuid.UUID
 
@@ -149,10 +153,10 @@ class TaskTools:
         )
         return Deleted(deleted=task_id)
 
-    async def list_tags(self) -> list[TagCount]:
+    async def list_tags(self) -> TagList:
         """List the tags on your tasks and how many tasks carry each, by name."""
         current_caller()
-        return []
+        return TagList(tags=[])
 
     async def _patch(self, task_id: uuid.UUID, changes: TaskPatch) -> TaskPublic:
         owner_id = current_caller().user_id
