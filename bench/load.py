@@ -194,7 +194,7 @@ class Load:
 
     def users_file(self, count: int, seconds: int) -> Path:
         """`count` users with freshly minted access tokens, signed exactly as the app signs them."""
-        from app.auth import issue_access_token
+        from app.accounts.tokens import issue_access_token
 
         # Tokens must outlive the run; the lifetime is only a claim, the server checks `exp`.
         minutes = max(self.settings.access_token_minutes, math.ceil(seconds / 60) + 5)

@@ -24,18 +24,19 @@ def sql_literal(value: Any) -> str:
 
 
 async def explain_plans(settings: Any, seeded: Seeded) -> bool:
-    """EXPLAIN the statements the app itself builds (captured from app.crud), for one user."""
+    """EXPLAIN the statements the app itself builds (captured from app.accounts and app.tasks), for one user."""
     import asyncpg
-    from app import crud
-    from app.database import create_database, create_engine
-    from app.schemas import TaskQuery
+    from app.accounts.sessions import Caller, get_user_for_session
+    from app.core.database import create_database, create_engine
+    from app.tasks.queries import list_tasks
+    from app.tasks.schemas import TaskQuery
     from sqlalchemy import event
 
     engine = create_engine(settings)
     database = create_database(engine, settings)
     captured: list[tuple[str, tuple[Any, ...]]] = []
 
-    # The app sends its hot SELECTs straight to asyncpg (app.database.fetch_all) and the rest
+    # The app sends its hot SELECTs straight to asyncpg (app.core.statements.fetch_all) and the rest
     # through SQLAlchemy: listen to both.
     def through_sqlalchemy(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         captured.append((statement, tuple(parameters or ())))
@@ -45,7 +46,7 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
 
     event.listen(engine.sync_engine, "before_cursor_execute", through_sqlalchemy)
     user_id, session_id = seeded.user_ids[0], seeded.session_ids[0]
-    caller = crud.Caller(user_id, session_id)
+    caller = Caller(user_id, session_id)
     labelled: list[tuple[str, str, tuple[Any, ...]]] = []
     async with database.reader.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
@@ -53,15 +54,15 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
         for label, call in (
             (
                 "session lookup (every authenticated request but the task reads)",
-                crud.get_user_for_session(connection=connection, user_id=user_id, session_id=session_id),
+                get_user_for_session(connection=connection, user_id=user_id, session_id=session_id),
             ),
             (
                 "default list (sort=-created_at, page 1, limit 20; checks the session too)",
-                crud.list_tasks(connection=connection, caller=caller, query=TaskQuery()),
+                list_tasks(connection=connection, caller=caller, query=TaskQuery()),
             ),
             (
                 f"filtered list (status=active&search={SEARCH_WORD})",
-                crud.list_tasks(
+                list_tasks(
                     connection=connection,
                     caller=caller,
                     query=TaskQuery(status="active", search=SEARCH_WORD),

@@ -77,9 +77,9 @@ def main() -> None:
     os.environ.update(server_env)
     os.chdir(BACKEND)
     sys.path.insert(0, str(BACKEND))
-    from app.auth import PasswordHasher
-    from app.config import load_settings
-    from app.crud import search_text
+    from app.accounts.passwords import PasswordHasher
+    from app.core.config import load_settings
+    from app.tasks.queries import search_text
 
     settings = load_settings()
     say(
@@ -104,7 +104,7 @@ def main() -> None:
     say(f"seeded in {time.monotonic() - t0:.1f} s (COPY, one precomputed hash, one session per user, VACUUM ANALYZE)")
     say()
 
-    say("== query plans for one seeded user (EXPLAIN ANALYZE, BUFFERS) of the statements app.crud builds")
+    say("== query plans for one seeded user (EXPLAIN ANALYZE, BUFFERS) of the statements the app builds")
     try:
         plans_ok = asyncio.run(explain_plans(settings, seeded))
     except Exception as error:  # the app's internals moved: say so, and go on with the load

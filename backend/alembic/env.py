@@ -5,8 +5,8 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection, text
 
-from app.config import load_settings
-from app.database import create_engine
+from app.core.config import load_settings
+from app.core.database import create_engine
 from app.models import Base
 
 # Any constant: PostgreSQL advisory lock key so that two starting instances migrate in turn.
@@ -22,7 +22,7 @@ def _migrate(connection: Connection) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=connection.dialect.name == "sqlite",
-        # SQLite runs DDL in transactions too (see app.database): a failed migration leaves nothing.
+        # SQLite runs DDL in transactions too (app.core.database): a failed migration leaves none.
         transactional_ddl=True,
     )
     with context.begin_transaction():

@@ -11,9 +11,9 @@ from types import FrameType
 import uvicorn
 from pydantic import ValidationError
 
-from app.config import Settings, SettingsError, load_settings
-from app.logs import configure_logging
-from app.migrations import upgrade_to_head
+from app.core.config import Settings, SettingsError, load_settings
+from app.core.logs import configure_logging
+from app.core.migrations import upgrade_to_head
 
 
 def _settings_or_exit() -> Settings:

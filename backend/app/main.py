@@ -4,37 +4,25 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.datastructures import Headers
-from starlette.responses import Response
 
-from app.accounts import AccountContext
-from app.auth import PasswordHasher
-from app.better_auth import BetterAuthVerifier
-from app.config import Settings, load_settings
-from app.database import create_database, create_engine
-from app.errors import error_response, install_error_handlers
-from app.logs import configure_logging
-from app.middleware import RequestContextMiddleware
-from app.rate_limit import RateLimiter
-from app.routers import auth, health, tasks
+from app.accounts import router as accounts_router
+from app.accounts.better_auth import BetterAuthVerifier
+from app.accounts.passwords import PasswordHasher
+from app.accounts.rate_limit import RateLimiter
+from app.accounts.service import AccountContext
+from app.core.config import Settings, load_settings
+from app.core.database import create_database, create_engine
+from app.core.errors import install_error_handlers
+from app.core.logs import configure_logging
+from app.core.middleware import JSONCORSMiddleware, RequestContextMiddleware
+from app.service import router as service_router
+from app.tasks import router as tasks_router
 
 DESCRIPTION = """
 A multi-user Todo API. Register or log in under **auth**, then press **Authorize** and paste
 the `access_token`. Every error body carries `detail`, and `code` except for 422s.
 """
-
-
-class JSONCORSMiddleware(CORSMiddleware):
-    """Starlette's CORS, with its rejected preflights answered in our JSON error format."""
-
-    def preflight_response(self, request_headers: Headers) -> Response:
-        response = super().preflight_response(request_headers)
-        if response.status_code != 400:
-            return response
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        return error_response(400, bytes(response.body).decode(), "cors_rejected", headers)
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
@@ -76,9 +64,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
 
     install_error_handlers(app)
     # Routes are matched in order: the task routes, which most requests go to, come first.
-    app.include_router(tasks.router)
-    app.include_router(auth.router)
-    app.include_router(health.router)
+    app.include_router(tasks_router.router)
+    app.include_router(accounts_router.router)
+    app.include_router(service_router.router)
 
     app.add_middleware(
         JSONCORSMiddleware,

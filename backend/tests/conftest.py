@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.config import Settings
-from app.database import create_engine, parse_database_url
+from app.core.config import Settings
+from app.core.database import create_engine, parse_database_url
 from app.main import create_app
 from app.models import Base
 

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import Settings
+from app.accounts.models import AuthSession, RefreshToken, User
+from app.core.config import Settings
 from app.main import create_app
-from app.models import AuthSession, RefreshToken, User
 from tests.conftest import PASSWORD, TEST_SECRET, bearer, make_client, make_settings, register
 
 pytestmark = pytest.mark.anyio

@@ -28,10 +28,10 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from app import crud
-from app.better_auth import LEEWAY_SECONDS, BetterAuthVerifier, usable_key
+from app.accounts import queries as account_queries
+from app.accounts.better_auth import LEEWAY_SECONDS, BetterAuthVerifier, usable_key
+from app.accounts.models import User
 from app.main import create_app
-from app.models import User
 from tests.conftest import PASSWORD, bearer, make_client, make_settings, register
 from tests.support.better_auth import (
     ALGORITHMS,
@@ -946,11 +946,11 @@ async def test_creating_an_existing_identity_returns_the_existing_user(engine: A
     """The loser of a first-request race: its INSERT finds the row and the transaction goes on."""
     identity = {"issuer": "https://frontend.example", "subject": uuid.uuid4().hex}
     async with engine.begin() as first:
-        created = await crud.create_external_user(
+        created = await account_queries.create_external_user(
             connection=first, email="a@example.com", name="A", **identity
         )
     async with engine.begin() as second:
-        again = await crud.create_external_user(
+        again = await account_queries.create_external_user(
             connection=second, email="b@example.com", name="B", **identity
         )
         # Still usable after the conflict (on PostgreSQL a failed INSERT would abort it).

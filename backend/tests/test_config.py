@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.config import BACKEND_DIR, Settings, load_settings
-from app.database import parse_database_url
+from app.core.config import BACKEND_DIR, Settings, load_settings
+from app.core.database import parse_database_url
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,8 @@ import schemathesis
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import Settings
-from app.database import create_engine
+from app.core.config import Settings
+from app.core.database import create_engine
 from app.main import create_app
 from tests.conftest import PASSWORD, bearer, make_client, make_settings, register
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import Settings
+from app.accounts.models import RefreshToken, User
+from app.core.config import Settings
 from app.main import create_app
-from app.models import RefreshToken, User
 from tests.conftest import bearer, make_client, make_settings
 
 pytestmark = pytest.mark.anyio

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import Settings
-from app.logs import JsonFormatter, TextFormatter
+from app.core.config import Settings
+from app.core.logs import JsonFormatter, TextFormatter
 from app.main import create_app
 from tests.conftest import bearer, make_client, register
 from tests.support.server import free_port, running_server, server_env

@@ -7,9 +7,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.config import Settings
-from app.database import create_engine, parse_database_url
-from app.migrations import alembic_config
+from app.core.config import Settings
+from app.core.database import create_engine, parse_database_url
+from app.core.migrations import alembic_config
 from app.models import Base
 from tests.conftest import TEST_DATABASE_URL
 

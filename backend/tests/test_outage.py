@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.database import create_engine
+from app.core.database import create_engine
 from app.main import create_app
 from tests.conftest import bearer, make_client, make_settings
 from tests.conftest import register as register_user

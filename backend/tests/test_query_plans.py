@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.crud import Caller, list_statements
-from app.schemas import TaskQuery, TaskSort
+from app.accounts.sessions import Caller
+from app.tasks.queries import list_statements
+from app.tasks.schemas import TaskQuery, TaskSort
 
 pytestmark = pytest.mark.anyio
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import Settings
-from app.database import DRIVER_READS, create_engine
+from app.accounts.models import AuthSession
+from app.core.config import Settings
+from app.core.database import DRIVER_READS, create_engine
 from app.main import create_app
-from app.models import AuthSession
 from tests.conftest import PASSWORD, TEST_SECRET, make_client, make_settings, register
 
 pytestmark = pytest.mark.anyio

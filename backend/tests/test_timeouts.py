@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.config import Settings
-from app.database import SessionDep, create_engine, is_unavailable
+from app.core.config import Settings
+from app.core.database import SessionDep, create_engine, is_unavailable
 from app.main import create_app
 from tests.conftest import bearer, make_client, make_settings, register
 

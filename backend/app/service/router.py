@@ -4,9 +4,9 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.database import ping
-from app.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable, header_specs
-from app.schemas import HealthStatus, HealthUnavailable
+from app.core.database import ping
+from app.core.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable, header_specs
+from app.service.schemas import HealthStatus, HealthUnavailable
 
 router = APIRouter(prefix="/api", tags=["service"])
 

@@ -7,12 +7,14 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from app import crud
-from app.auth import CurrentUser, TaskReader
-from app.database import ConnectionDep
-from app.errors import AUTH_ERRORS, BODY_ERRORS, DatabaseUnavailable, TaskNotFound, responses
-from app.pagination import set_paging_headers
-from app.schemas import TaskCreate, TaskPatch, TaskPublic, TaskQuery, TaskUpdate
+from app.accounts.dependencies import CurrentUser, TaskReader
+from app.accounts.errors import AUTH_ERRORS
+from app.core.database import ConnectionDep
+from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
+from app.tasks import queries
+from app.tasks.errors import TaskNotFound
+from app.tasks.pagination import set_paging_headers
+from app.tasks.schemas import TaskCreate, TaskPatch, TaskPublic, TaskQuery, TaskUpdate
 
 # A whole page in one call each way (the rows come as dicts; `total` is left out).
 TASK_LIST = TypeAdapter(list[TaskPublic])
@@ -80,7 +82,7 @@ async def list_tasks(
     request: Request,
 ) -> Response:
     """List tasks: filter, search, sort and page. `X-Total-Count` and `Link` describe the pages."""
-    tasks, total = await crud.list_tasks(connection=connection, caller=caller, query=query)
+    tasks, total = await queries.list_tasks(connection=connection, caller=caller, query=query)
     # Validated and serialised here in one pass each, instead of again by FastAPI.
     body = TASK_LIST.dump_json(TASK_LIST.validate_python(tasks))
     response = Response(body, media_type="application/json")
@@ -97,7 +99,7 @@ async def create_task(
     response: Response,
 ) -> TaskPublic:
     """Create a task."""
-    task = await crud.create_task(connection=connection, owner_id=user.id, data=data)
+    task = await queries.create_task(connection=connection, owner_id=user.id, data=data)
     response.headers["Location"] = str(request.url_for("get_task", task_id=task["id"]))
     return TaskPublic.model_validate(task)
 
@@ -105,7 +107,7 @@ async def create_task(
 @router.get("/{task_id}", responses=responses(TaskNotFound))
 async def get_task(task_id: uuid.UUID, caller: TaskReader, connection: ConnectionDep) -> TaskPublic:
     """One task."""
-    task = await crud.get_task(connection=connection, caller=caller, task_id=task_id)
+    task = await queries.get_task(connection=connection, caller=caller, task_id=task_id)
     return TaskPublic.model_validate(task)
 
 
@@ -114,7 +116,7 @@ async def replace_task(
     task_id: uuid.UUID, data: TaskUpdate, user: CurrentUser, connection: ConnectionDep
 ) -> TaskPublic:
     """Replace a task: members left out go back to their defaults."""
-    task = await crud.update_task(
+    task = await queries.update_task(
         connection=connection, owner_id=user.id, task_id=task_id, data=data
     )
     return TaskPublic.model_validate(task)
@@ -125,7 +127,7 @@ async def update_task(
     task_id: uuid.UUID, data: TaskPatch, user: CurrentUser, connection: ConnectionDep
 ) -> TaskPublic:
     """Change only the members sent, e.g. `{"completed": true}`."""
-    task = await crud.update_task(
+    task = await queries.update_task(
         connection=connection, owner_id=user.id, task_id=task_id, data=data
     )
     return TaskPublic.model_validate(task)
@@ -136,4 +138,4 @@ async def update_task(
 )
 async def delete_task(task_id: uuid.UUID, user: CurrentUser, connection: ConnectionDep) -> None:
     """Delete a task."""
-    await crud.delete_task(connection=connection, owner_id=user.id, task_id=task_id)
+    await queries.delete_task(connection=connection, owner_id=user.id, task_id=task_id)

@@ -4,23 +4,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from app import accounts
-from app.accounts import AccountContext
-from app.auth import CurrentUser
-from app.database import SessionDep
-from app.errors import (
+from app.accounts import service
+from app.accounts.dependencies import CurrentUser
+from app.accounts.errors import (
     AUTH_ERRORS,
-    BODY_ERRORS,
-    DatabaseUnavailable,
     EmailTaken,
     InvalidCredentials,
     RateLimited,
     SessionRevoked,
     TokenExpired,
     TokenInvalid,
-    responses,
 )
-from app.schemas import AuthResponse, LoginRequest, RefreshRequest, RegisterRequest, UserPublic
+from app.accounts.schemas import (
+    AuthResponse,
+    LoginRequest,
+    RefreshRequest,
+    RegisterRequest,
+    UserPublic,
+)
+from app.accounts.service import AccountContext
+from app.core.database import SessionDep
+from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=responses(DatabaseUnavailable))
 
@@ -50,7 +54,7 @@ async def register(
 ) -> AuthResponse:
     """Create an account and sign it in."""
     response.headers.update(NO_STORE)
-    return await accounts.register(session=session, context=context, data=data, client=client)
+    return await service.register(session=session, context=context, data=data, client=client)
 
 
 @router.post("/login", responses=responses(InvalidCredentials, RateLimited, *BODY_ERRORS))
@@ -59,7 +63,7 @@ async def login(
 ) -> AuthResponse:
     """Sign in with email and password."""
     response.headers.update(NO_STORE)
-    return await accounts.login(session=session, context=context, data=data, client=client)
+    return await service.login(session=session, context=context, data=data, client=client)
 
 
 @router.post(
@@ -70,9 +74,7 @@ async def refresh(
 ) -> AuthResponse:
     """Exchange a refresh token for a new pair; the old refresh token stops working."""
     response.headers.update(NO_STORE)
-    return await accounts.refresh(
-        session=session, context=context, refresh_token=data.refresh_token
-    )
+    return await service.refresh(session=session, context=context, refresh_token=data.refresh_token)
 
 
 @router.post(
@@ -82,7 +84,7 @@ async def refresh(
 )
 async def logout(data: RefreshRequest, session: SessionDep) -> None:
     """End the session the refresh token belongs to, with all its tokens."""
-    await accounts.logout(session=session, refresh_token=data.refresh_token)
+    await service.logout(session=session, refresh_token=data.refresh_token)
 
 
 @router.get("/me", responses=responses(*AUTH_ERRORS, DatabaseUnavailable))

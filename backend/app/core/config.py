@@ -10,7 +10,7 @@ from limits import RateLimitItem, parse
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-BACKEND_DIR = Path(__file__).resolve().parent.parent
+BACKEND_DIR = Path(__file__).resolve().parent.parent.parent
 REPO_DIR = BACKEND_DIR.parent
 DATA_DIR = BACKEND_DIR / "data"
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'todo.db'}"

@@ -10,7 +10,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from app.errors import RateLimited
+from app.accounts.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The one ASGI middleware every request passes: request id, body limit, headers, access log.
+"""The ASGI middleware every request passes: request id, body limit, headers, access log (and
+Starlette's CORS, with its refusals in our error format).
 
 The body limit is ours rather than FastAPI's `max_body_size`: that one sits outside every user
 middleware and answers `{"detail": "Content Too Large"}` (or plain text) with neither the
@@ -12,10 +13,12 @@ import time
 import uuid
 from typing import Any
 
-from starlette.datastructures import MutableHeaders
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, internal_error_body
+from app.core.errors import PayloadTooLarge, error_response, internal_error_body
 
 access_logger = logging.getLogger("app.access")
 error_logger = logging.getLogger("app.errors")
@@ -161,3 +164,14 @@ class RequestContextMiddleware:
                 }
             },
         )
+
+
+class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with its rejected preflights answered in our JSON error format."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        return error_response(400, bytes(response.body).decode(), "cors_rejected", headers)

@@ -4,7 +4,7 @@ import math
 
 from fastapi import Request, Response
 
-from app.schemas import TaskQuery
+from app.tasks.schemas import TaskQuery
 
 
 def set_paging_headers(

@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from app.config import Settings
+from app.core.config import Settings
 
 _HANDLER_NAME = "todo-api"
 

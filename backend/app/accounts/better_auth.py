@@ -15,10 +15,10 @@ import httpx
 import jwt
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app import crud
-from app.config import Settings
-from app.errors import AuthProviderUnavailable, TokenExpired, TokenInvalid
-from app.schemas import UserPublic
+from app.accounts import queries
+from app.accounts.errors import AuthProviderUnavailable, TokenExpired, TokenInvalid
+from app.accounts.schemas import UserPublic
+from app.core.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -279,20 +279,20 @@ class BetterAuthVerifier:
         # Verify first: it may wait on the JWKS, and no database transaction is open yet.
         identity = await self.verify(token)
         issuer = self.config.issuer
-        user = await crud.get_external_user(
+        user = await queries.get_external_user(
             connection=connection, issuer=issuer, subject=identity.subject
         )
         if user is None:
             email = identity.email or ""
             name = identity.name or _name_from_email(email) or FALLBACK_NAME
-            user = await crud.create_external_user(
+            user = await queries.create_external_user(
                 connection=connection,
                 issuer=issuer,
                 subject=identity.subject,
                 email=email,
                 name=name,
             )
-        return await crud.update_external_user(
+        return await queries.update_external_user(
             connection=connection, user=user, email=identity.email, name=identity.name
         )
 

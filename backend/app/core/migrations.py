@@ -3,7 +3,7 @@
 from alembic import command
 from alembic.config import Config
 
-from app.config import BACKEND_DIR, Settings
+from app.core.config import BACKEND_DIR, Settings
 
 
 def alembic_config(settings: Settings, *, schema: str | None = None) -> Config:

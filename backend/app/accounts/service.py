@@ -6,13 +6,21 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import crud
-from app.auth import PasswordHasher, hash_refresh_token, issue_access_token, new_refresh_token
-from app.config import Settings
-from app.errors import EmailTaken, InvalidCredentials, SessionRevoked, TokenExpired, TokenInvalid
-from app.models import User, utcnow
-from app.rate_limit import RateLimiter
-from app.schemas import AuthResponse, LoginRequest, RegisterRequest, UserPublic
+from app.accounts import queries
+from app.accounts.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    SessionRevoked,
+    TokenExpired,
+    TokenInvalid,
+)
+from app.accounts.models import User
+from app.accounts.passwords import PasswordHasher
+from app.accounts.rate_limit import RateLimiter
+from app.accounts.schemas import AuthResponse, LoginRequest, RegisterRequest, UserPublic
+from app.accounts.tokens import hash_refresh_token, issue_access_token, new_refresh_token
+from app.core.config import Settings
+from app.core.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -29,7 +37,7 @@ async def _start_session(
 ) -> AuthResponse:
     refresh_token, refresh_hash = new_refresh_token()
     expires_at = utcnow() + timedelta(days=context.settings.refresh_token_days)
-    auth_session = await crud.create_auth_session(
+    auth_session = await queries.create_auth_session(
         session=session, user_id=user.id, expires_at=expires_at, refresh_hash=refresh_hash
     )
     return _auth_response(context, user, auth_session.id, refresh_token)
@@ -55,9 +63,9 @@ async def register(
     await context.limiter.spend(context.settings.register_limit, ("register", client))
     # Hash before touching the database: no transaction (or SQLite write lock) waits on bcrypt.
     password_hash = await context.hasher.hash(data.password)
-    if await crud.get_local_user_by_email(session=session, email=data.email):
+    if await queries.get_local_user_by_email(session=session, email=data.email):
         raise EmailTaken()
-    user = await crud.create_local_user(
+    user = await queries.create_local_user(
         session=session, email=data.email, name=data.name, password_hash=password_hash
     )
     return await _start_session(session=session, context=context, user=user)
@@ -69,7 +77,7 @@ async def login(
     limit = context.settings.login_limit
     budgets = (("login-email", data.email), ("login-client", client))
     await context.limiter.check(limit, *budgets)
-    user = await crud.get_local_user_by_email(session=session, email=data.email)
+    user = await queries.get_local_user_by_email(session=session, email=data.email)
     # End the read transaction before bcrypt: no pooled connection or lock is held while it runs.
     await session.commit()
     # The same bcrypt work and the same answer whether the email is unknown or the password wrong.
@@ -84,11 +92,11 @@ async def refresh(
     *, session: AsyncSession, context: AccountContext, refresh_token: str
 ) -> AuthResponse:
     token_hash = hash_refresh_token(refresh_token)
-    session_id = await crud.retire_refresh_token(session=session, token_hash=token_hash)
+    session_id = await queries.retire_refresh_token(session=session, token_hash=token_hash)
     if session_id is None:
         await _reject_unusable_token(session=session, token_hash=token_hash)
     assert session_id is not None
-    found = await crud.get_session_with_user(session=session, session_id=session_id)
+    found = await queries.get_session_with_user(session=session, session_id=session_id)
     if found is None:
         raise TokenInvalid()
     auth_session, user = found
@@ -97,29 +105,31 @@ async def refresh(
     if auth_session.expires_at <= utcnow():
         raise TokenExpired("The session has expired; sign in again.")
     new_token, new_hash = new_refresh_token()
-    await crud.add_refresh_token(session=session, session_id=auth_session.id, refresh_hash=new_hash)
+    await queries.add_refresh_token(
+        session=session, session_id=auth_session.id, refresh_hash=new_hash
+    )
     return _auth_response(context, user, auth_session.id, new_token)
 
 
 async def logout(*, session: AsyncSession, refresh_token: str) -> None:
     token_hash = hash_refresh_token(refresh_token)
-    session_id = await crud.retire_refresh_token(session=session, token_hash=token_hash)
+    session_id = await queries.retire_refresh_token(session=session, token_hash=token_hash)
     if session_id is None:
         await _reject_unusable_token(session=session, token_hash=token_hash)
     assert session_id is not None
-    found = await crud.get_session_with_user(session=session, session_id=session_id)
+    found = await queries.get_session_with_user(session=session, session_id=session_id)
     if found is None or found[0].revoked_at is not None:
         raise SessionRevoked()
-    await crud.revoke_auth_session(session=session, session_id=session_id)
+    await queries.revoke_auth_session(session=session, session_id=session_id)
 
 
 async def _reject_unusable_token(*, session: AsyncSession, token_hash: str) -> None:
     """A token that cannot be exchanged: unknown, or already used — then it was stolen."""
-    session_id = await crud.get_refresh_token_session_id(session=session, token_hash=token_hash)
+    session_id = await queries.get_refresh_token_session_id(session=session, token_hash=token_hash)
     if session_id is None:
         raise TokenInvalid()
     # Either the thief or the rightful owner is replaying a retired token; we cannot tell which,
     # so the whole session goes. Committed here because the request itself answers 401.
-    await crud.revoke_auth_session(session=session, session_id=session_id)
+    await queries.revoke_auth_session(session=session, session_id=session_id)
     await session.commit()
     raise SessionRevoked("This refresh token was already used; the session has been revoked.")

@@ -1,4 +1,5 @@
-"""Domain errors and the handlers that turn every failure into `{detail, code}` JSON."""
+"""The error base class, the errors every route shares, and the handlers that turn every failure
+into `{detail, code}` JSON. Each domain defines its own errors on `AppError`."""
 
 import logging
 from typing import Any, ClassVar
@@ -11,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.database import is_unavailable
+from app.core.database import is_unavailable
 
 logger = logging.getLogger("app.errors")
 
@@ -48,61 +49,6 @@ class MalformedBody(AppError):
     detail = "The request body could not be parsed."
 
 
-class Unauthorized(AppError):
-    status_code = 401
-    code = "not_authenticated"
-    detail = "Authentication is required."
-    documented_headers = {"WWW-Authenticate": "`Bearer`, with the error when a token is refused."}
-
-    def response_headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": "Bearer"} | self.headers
-
-
-class InvalidCredentials(Unauthorized):
-    code = "invalid_credentials"
-    detail = "The email or password is incorrect."
-
-
-class TokenExpired(Unauthorized):
-    code = "token_expired"
-    detail = "The token has expired."
-
-    def response_headers(self) -> dict[str, str]:
-        return {"WWW-Authenticate": 'Bearer error="invalid_token"'} | self.headers
-
-
-class TokenInvalid(TokenExpired):
-    code = "token_invalid"
-    detail = "The token is invalid."
-
-
-class SessionRevoked(TokenExpired):
-    code = "session_revoked"
-    detail = "The session has ended; sign in again."
-
-
-class EmailTaken(AppError):
-    status_code = 409
-    code = "email_taken"
-    detail = "An account with this email already exists."
-
-
-class TaskNotFound(AppError):
-    status_code = 404
-    code = "task_not_found"
-    detail = "Task not found."
-
-
-class RateLimited(AppError):
-    status_code = 429
-    code = "rate_limited"
-    detail = "Too many attempts; try again later."
-    documented_headers = {"Retry-After": "Seconds to wait before trying again."}
-
-    def __init__(self, retry_after: int):
-        super().__init__(headers={"Retry-After": str(max(1, retry_after))})
-
-
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
@@ -119,22 +65,8 @@ class DatabaseUnavailable(AppError):
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
-class AuthProviderUnavailable(DatabaseUnavailable):
-    code = "auth_provider_unavailable"
-    detail = "The sign-in provider's keys cannot be fetched; try again shortly."
-
-
 # What any route that reads a JSON body can answer besides its own errors.
 BODY_ERRORS: tuple[type[AppError], ...] = (MalformedBody, PayloadTooLarge)
-# What any route behind a bearer token can answer.
-AUTH_ERRORS: tuple[type[AppError], ...] = (
-    Unauthorized,
-    TokenInvalid,
-    TokenExpired,
-    SessionRevoked,
-    AuthProviderUnavailable,
-)
-
 HTTP_CODES = {
     400: "bad_request",
     401: "not_authenticated",

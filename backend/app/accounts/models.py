@@ -1,0 +1,63 @@
+"""Users and their login sessions with refresh tokens."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import Base, utcnow
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # Stored normalised (trimmed, lower-case); unique among password accounts (index below).
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(100))
+    # A Better Auth identity: the issuer and its user id. Never merged with a password account.
+    external_issuer: Mapped[str | None] = mapped_column(String(255))
+    external_subject: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index(
+            "uq_users_local_email",
+            "email",
+            unique=True,
+            postgresql_where=text("external_subject IS NULL"),
+            sqlite_where=text("external_subject IS NULL"),
+        ),
+        UniqueConstraint("external_issuer", "external_subject", name="uq_users_external_identity"),
+    )
+
+
+class AuthSession(Base):
+    """One login: every access and refresh token issued from it dies with it."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    """A refresh token, kept only as its SHA-256: a leaked table cannot be replayed."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the token is exchanged; presenting it again afterwards means it was stolen.
+    used_at: Mapped[datetime | None]

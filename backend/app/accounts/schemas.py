@@ -1,0 +1,67 @@
+"""Request and response models of the account routes."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from app.core.validation import NO_NUL, NOT_BLANK, NOT_SPECIAL_USE, Body, Storable, bounded
+
+
+def _email(value: str) -> str:
+    """A syntactically valid address, normalised: trimmed and lower-cased. Nothing is sent to
+    it, so deliverability is not checked and `.test` addresses (RFC 2606) are welcome."""
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+    return checked.normalized.lower()
+
+
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254),
+    Storable,
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
+    NOT_SPECIAL_USE,
+]
+Name = Annotated[str, bounded(strip=True, min_length=1, max_length=100), Storable, NOT_BLANK]
+Password = Annotated[str, bounded(min_length=8, max_length=1024), Storable, NO_NUL]
+LoginPassword = Annotated[str, bounded(min_length=1, max_length=1024), Storable, NO_NUL]
+Token = Annotated[str, bounded(min_length=1, max_length=512), Storable, NO_NUL]
+
+
+class RegisterRequest(Body):
+    email: Email
+    name: Name
+    password: Password
+
+
+class LoginRequest(Body):
+    email: Email
+    password: LoginPassword
+
+
+class RefreshRequest(Body):
+    refresh_token: Token
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AuthResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    user: UserPublic
