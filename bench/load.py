@@ -192,20 +192,26 @@ class Load:
             "connects": after.pg_sessions - before.pg_sessions,
         }
 
-    def users_file(self, count: int, seconds: int) -> Path:
-        """`count` users with freshly minted access tokens, signed exactly as the app signs them."""
+    def token(self, index: int, seconds: int) -> str:
+        """A fresh access token of seeded user `index`, signed exactly as the app signs them,
+        valid for at least `seconds`."""
         from app.accounts.tokens import issue_access_token
 
         # Tokens must outlive the run; the lifetime is only a claim, the server checks `exp`.
         minutes = max(self.settings.access_token_minutes, math.ceil(seconds / 60) + 5)
         settings = self.settings.model_copy(update={"access_token_minutes": minutes})
+        token, _ = issue_access_token(
+            user_id=self.seeded.user_ids[index], session_id=self.seeded.session_ids[index], settings=settings
+        )
+        return token
+
+    def users_file(self, count: int, seconds: int) -> Path:
+        """`count` users with freshly minted access tokens (see `token`)."""
         path = RESULTS / "users.txt"
         seeded = self.seeded
         with path.open("w") as out:
             for i in range(count):
-                token, _ = issue_access_token(
-                    user_id=seeded.user_ids[i], session_id=seeded.session_ids[i], settings=settings
-                )
+                token = self.token(i, seconds)
                 out.write(f"{seeded.user_ids[i]} {token} {seeded.task_ids[i]} {seeded.emails[i]}\n")
         return path
 

@@ -145,14 +145,35 @@ def http(method: str, url: str, *, token: str | None = None, body: Any = None) -
 
 
 def start_reference(settings: Any) -> Server:
+    """bench/reference_app.py on a free port, with the service's worker count and pool size."""
     port = free_port()
     env = os.environ | {
-        "REF_DATABASE_URL": "postgresql+asyncpg://" + asyncpg_dsn(DATABASE_URL).split("://", 1)[1],
+        "REF_DATABASE_URL": asyncpg_dsn(DATABASE_URL),
         "REF_JWT_SECRET": settings.jwt_secret,
         "REF_PORT": str(port),
         "WORKERS": str(WORKERS),
-        "REF_POOL_SIZE": str(settings.db_pool_size),
-        "REF_MAX_OVERFLOW": str(settings.db_max_overflow),
-        "REF_POOL_TIMEOUT": str(settings.db_pool_timeout),
+        "REF_POOL_SIZE": str(settings.db_pool_size + settings.db_max_overflow),
     }
     return start_server("reference", [sys.executable, str(BENCH / "reference_app.py")], BENCH, env, port)
+
+
+def compare_lists(app: Server, reference: Server, token: str) -> str:
+    """What the reference's list returns, next to the service's, for one user: a sentence."""
+    app_status, _, ours = http("GET", app.base + "/api/tasks", token=token)
+    ref_status, _, theirs = http("GET", reference.base + "/api/tasks", token=token)
+    if app_status != 200 or ref_status != 200:
+        fail(f"comparing the lists: the service answered {app_status}, the reference {ref_status}")
+    if [t["id"] for t in ours] != [t["id"] for t in theirs]:
+        return f"the reference returns other tasks than the list ({len(theirs)} vs {len(ours)}): check its table"
+    only_ref = sorted({k for t in theirs for k in t} - {k for t in ours for k in t})
+    only_app = sorted({k for t in ours for k in t} - {k for t in theirs for k in t})
+    differ = sorted({k for a, b in zip(ours, theirs, strict=True) for k in a.keys() & b.keys() if a[k] != b[k]})
+    sentence = f"the reference returns the same {len(ours)} tasks in the same order"
+    if not (only_ref or only_app or differ):
+        return sentence + ", member for member"
+    parts = [
+        f"members only the reference has: {', '.join(only_ref)}" if only_ref else "",
+        f"members only the list has: {', '.join(only_app)}" if only_app else "",
+        f"members whose values differ: {', '.join(differ)}" if differ else "",
+    ]
+    return sentence + "; " + "; ".join(p for p in parts if p)
