@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from common import DATABASE_URL, LUA, PASSWORD, RESULTS, WARMUP, WRK_THREADS, fail, say
 from seed import Seeded, asyncpg_dsn
@@ -117,11 +117,19 @@ class Snapshot:
     pg_sessions: int
 
 
+class Alongside(Protocol):
+    """Something that runs beside a measured wrk run (the SQLite scenario's writer)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 class Load:
-    def __init__(self, wrk: str, settings: Any, seeded: Seeded) -> None:
+    def __init__(self, wrk: str, settings: Any, seeded: Seeded, *, postgres: bool = True) -> None:
         self.wrk = wrk
         self.settings = settings
         self.seeded = seeded
+        self.postgres = postgres  # False: the server runs on SQLite, PostgreSQL is not measured
         self.loop = asyncio.new_event_loop()
         self.stats_connection: Any = None
 
@@ -149,8 +157,8 @@ class Load:
         interrupts = (ticks[5] + ticks[6]) / CLOCK_TICKS  # loopback TCP is mostly softirq time
         steal = ticks[7] / CLOCK_TICKS
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        xacts, sessions = self.pg_counters()
-        pg_pids = postgres_pids()
+        xacts, sessions = self.pg_counters() if self.postgres else (0, 0)
+        pg_pids = postgres_pids() if self.postgres else []
         return Snapshot(
             at=time.monotonic(),
             busy=busy,
@@ -215,7 +223,7 @@ class Load:
                 out.write(f"{seeded.user_ids[i]} {token} {seeded.task_ids[i]} {seeded.emails[i]}\n")
         return path
 
-    def wrk_once(self, base: str, mode: str, connections: int, seconds: int) -> dict[str, Any]:
+    def wrk_once(self, base: str, mode: str, connections: int, seconds: int, timeout: int = 30) -> dict[str, Any]:
         threads = max(1, min(WRK_THREADS, connections))
         users = self.users_file(connections, seconds + 60)
         env = os.environ | {
@@ -233,7 +241,7 @@ class Load:
             "-d",
             f"{seconds}s",
             "--timeout",
-            "30s",
+            f"{timeout}s",
             "-s",
             str(LUA),
             base,
@@ -255,6 +263,8 @@ class Load:
         *,
         warmup: int = WARMUP,
         sample_rss: bool = False,
+        timeout: int = 30,
+        alongside: Alongside | None = None,
     ) -> Result:
         say(
             f"  running {name}: {connections} connection(s), {seconds} s"
@@ -263,7 +273,7 @@ class Load:
         )
         base = server.base
         if warmup:
-            self.wrk_once(base, mode, connections, warmup)
+            self.wrk_once(base, mode, connections, warmup, timeout)
         server_pids = server.workers()
         sample_pids = server_pids if sample_rss else None
         samples: list[tuple[float, dict[int, int]]] = []
@@ -286,9 +296,15 @@ class Load:
             sampler.start()
         spread: list[int] = []
         timer = threading.Timer(seconds / 2, lambda: spread.extend(worker_connections(server)))
+        if alongside:
+            alongside.start()
         before = self.snapshot(server_pids)
         timer.start()
-        raw = self.wrk_once(base, mode, connections, seconds)
+        try:
+            raw = self.wrk_once(base, mode, connections, seconds, timeout)
+        finally:
+            if alongside:
+                alongside.stop()
         after = self.snapshot(server_pids)
         timer.join()
         if sampler:

@@ -48,6 +48,7 @@ from profiling import profile_list
 from report import platform_memory, report
 from seed import migrate, recreate_database, seed
 from server import Server, compare_lists, free_port, http, memory_kb, start_reference, start_server
+from sqlite_scenario import run_sqlite
 
 
 def main() -> None:
@@ -59,7 +60,21 @@ def main() -> None:
     wrk = ensure_wrk()
     wrk_version = subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.splitlines()[:1]
     say(f"host: {os.cpu_count()} CPU(s), {platform_memory()}; {' '.join(wrk_version)}; python {sys.version.split()[0]}")
+    say(
+        f"durations: {DURATION} s per scenario after {WARMUP} s warm-up, soak {SOAK} s "
+        f"(BENCH_DURATION, BENCH_WARMUP, BENCH_SOAK)"
+    )
+    os.chdir(BACKEND)
+    sys.path.insert(0, str(BACKEND))
+    if ONLY - {"sqlite"}:
+        run_postgres(wrk)
+    if "sqlite" in ONLY:
+        run_sqlite(wrk)
+    say(f"total time {time.monotonic() - started:.0f} s; this output: bench/results/latest.txt")
 
+
+def run_postgres(wrk: str) -> None:
+    """Every scenario on PostgreSQL: seed, plans, the production server, the reference, report."""
     port = env_int("BENCH_PORT", 0) or free_port()
     server_env = os.environ | {
         "DATABASE_URL": DATABASE_URL,
@@ -75,8 +90,6 @@ def main() -> None:
     server_env.pop("BETTER_AUTH_URL", None)
     # The service's own settings, read from the same environment the server gets.
     os.environ.update(server_env)
-    os.chdir(BACKEND)
-    sys.path.insert(0, str(BACKEND))
     from app.accounts.passwords import PasswordHasher
     from app.core.config import load_settings
     from app.tasks.queries import search_text
@@ -86,10 +99,6 @@ def main() -> None:
         f"database: {DATABASE_URL} (recreated); WORKERS={WORKERS}; BCRYPT_ROUNDS={settings.bcrypt_rounds}; "
         f"pool {settings.db_pool_size}+{settings.db_max_overflow} per worker, timeout {settings.db_pool_timeout} s; "
         f"LOG_LEVEL={settings.log_level}"
-    )
-    say(
-        f"durations: {DURATION} s per scenario after {WARMUP} s warm-up, soak {SOAK} s "
-        f"(BENCH_DURATION, BENCH_WARMUP, BENCH_SOAK)"
     )
     say()
 
@@ -192,7 +201,6 @@ def main() -> None:
         (RESULTS / "users.txt").unlink(missing_ok=True)  # tokens, useless without the secret
 
     report(results, settings, app, app_memory, ref_memory, soak_before, plans_ok)
-    say(f"total time {time.monotonic() - started:.0f} s; this output: bench/results/latest.txt")
 
 
 if __name__ == "__main__":

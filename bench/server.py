@@ -102,7 +102,9 @@ def memory_kb(pid: int) -> dict[str, int]:
     return values
 
 
-def start_server(name: str, command: list[str], cwd: Path, env: dict[str, str], port: int) -> Server:
+def start_server(
+    name: str, command: list[str], cwd: Path, env: dict[str, str], port: int, workers: int = WORKERS
+) -> Server:
     log_path = RESULTS / f"{name}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -117,7 +119,7 @@ def start_server(name: str, command: list[str], cwd: Path, env: dict[str, str], 
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 pass
-            if len(server.workers()) >= WORKERS or WORKERS == 1:
+            if len(server.workers()) >= workers or workers == 1:
                 time.sleep(1.0)  # let every worker finish its start-up
                 return server
         except OSError:
