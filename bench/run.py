@@ -1,13 +1,16 @@
-"""`make bench`: load benchmark of the production server against PostgreSQL (see bench/README.md).
+"""`make bench`: load benchmark of the production server against PostgreSQL, beside a raw
+reference app, and of the embedded default on SQLite (see bench/README.md).
 
 Recreates a database of its own, migrates and seeds it (1,000 users x 100 tasks, straight into
 PostgreSQL), starts `python -m app serve` as production would, mints access tokens the way the
 app does, then drives it with wrk (closed loop) and prints throughput, latency percentiles,
 errors, per-worker memory, the ratio to a raw reference app, query plans and PASS/FAIL lines
-for the targets. Everything printed is also written to bench/results/latest.txt.
+for the targets. Then it runs the SQLite scenario (`python -m app run`, as `make run`).
+Everything printed is also written to bench/results/latest.txt.
 
 The parts: common.py (settings, output), seed.py (database), plans.py (EXPLAIN), server.py
-(processes), load.py (wrk), profiling.py (py-spy), report.py (tables and targets).
+(processes), load.py (wrk), profiling.py (py-spy), report.py (tables and targets),
+sqlite_scenario.py (SQLite), reference_app.py (the raw reference).
 """
 
 from __future__ import annotations
