@@ -24,6 +24,9 @@ from app.tasks import router as tasks_router
 DESCRIPTION = """
 A multi-user Todo API. Register or log in under **auth**, then press **Authorize** and paste
 the `access_token`. Every error body carries `detail`, and `code` except for 422s.
+
+Scripts and AI assistants use a personal access token (`POST /api/auth/tokens`) as the bearer
+token, here and at the MCP server at `/mcp` (Model Context Protocol, Streamable HTTP).
 """
 
 
@@ -55,11 +58,6 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             {"name": "auth", "description": "Accounts, sessions and tokens."},
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
             {"name": "service", "description": "Liveness and database reachability."},
-            {
-                "name": "mcp",
-                "description": "The MCP server for AI assistants is at `/mcp` (Streamable HTTP; "
-                "see docs/mcp.md). Its bearer is a personal access token (`/api/auth/tokens`).",
-            },
         ],
     )
     app.state.settings = settings

@@ -19,7 +19,8 @@ def metadata_paths(settings: Settings) -> list[str]:
 
 
 def create_router(settings: Settings) -> APIRouter:
-    router = APIRouter(tags=["mcp"])
+    # A discovery document, not part of the API: left out of the OpenAPI schema.
+    router = APIRouter(include_in_schema=False)
 
     async def resource_metadata(request: Request) -> JSONResponse:
         """How to get a token for `/mcp` (RFC 9728): the resource and its authorization server."""
