@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.accounts.models import PersonalAccessToken
 from app.core.config import Settings
 from app.core.models import utcnow
+from app.main import create_app
 from tests.conftest import bearer, make_client, make_settings, register
 from tests.support.mcp import assert_refused, call, call_error, mcp_client
 
@@ -352,3 +353,20 @@ async def test_logging_out_does_not_end_personal_tokens(
     await client.post("/api/auth/logout", json={"refresh_token": auth["refresh_token"]})
     async with mcp_client(running_app, token) as mcp:
         assert (await call(mcp, "list_tasks"))["total"] == 0
+
+
+async def test_an_unreachable_database_is_503_not_401(database_url: str) -> None:
+    """The token cannot be checked: the client should retry, not drop its token."""
+    down = make_settings(
+        "postgresql://postgres@127.0.0.1:9/none", mcp_resource_url=RESOURCE, db_connect_timeout=1
+    )
+    app = create_app(down)
+    async with app.router.lifespan_context(app), make_client(app) as client:
+        response = await client.post(
+            "/mcp",
+            json=LIST_TOOLS,
+            headers={**MCP_HEADERS, "Authorization": "Bearer todo_pat_" + "x" * 43},
+        )
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    assert response.headers["retry-after"]

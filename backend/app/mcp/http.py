@@ -18,7 +18,7 @@ from app.core.errors import HTTP_CODES, AppError
 from app.mcp.auth import Verification, current_verification
 
 MCP_PATH = "/mcp"
-EXTRA_HTTP_CODES = {406: "not_acceptable", 421: "misdirected_request"}
+EXTRA_HTTP_CODES = {406: "not_acceptable", 421: "misdirected_request", 500: "internal_error"}
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -10,7 +10,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.database import Database, is_unavailable
 from app.core.errors import AppError, DatabaseUnavailable
@@ -168,13 +168,14 @@ class TaskTools:
         return TaskPublic.model_validate(task)
 
     async def _read(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        return await self._run(work, engine_name="reader")
+        return await self._run(work, self.database.reader)
 
     async def _write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        return await self._run(work, engine_name="engine")
+        return await self._run(work, self.database.engine)
 
-    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]], engine_name: str) -> T:
-        engine = self.database.reader if engine_name == "reader" else self.database.engine
+    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]], engine: AsyncEngine) -> T:
+        """`work` on a connection of its own, as `get_connection` runs a request: committed
+        when it succeeds, rolled back when it raises."""
         try:
             async with self.database.admitted(), engine.connect() as connection:
                 result = await work(connection)
