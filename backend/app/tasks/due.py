@@ -12,6 +12,7 @@ time (a fold) means its first occurrence (the earlier instant).
 import functools
 import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import resources
 
 # Dates the service accepts: wide enough for any to-do list, narrow enough that every date
 # (and the day after it, and any UTC offset of it) is a valid `datetime`.
@@ -25,13 +26,19 @@ DEFAULT_ZONE = "UTC"
 
 
 @functools.cache
-def known_zones() -> frozenset[str]:
-    """Every IANA zone name (links such as `US/Eastern` included), as tzdata spells them."""
-    return frozenset(zoneinfo.available_timezones())
+def known_zones() -> tuple[str, ...]:
+    """Every IANA zone name (links such as `US/Eastern` included), as the tzdata package lists
+    them: the same set on every machine, whatever zone files the system has."""
+    return tuple(resources.files("tzdata").joinpath("zones").read_text("utf-8").split())
+
+
+@functools.cache
+def _known_zone_set() -> frozenset[str]:
+    return frozenset(known_zones())
 
 
 def is_known_zone(name: str) -> bool:
-    return name in known_zones()
+    return name in _known_zone_set()
 
 
 @functools.cache

@@ -5,7 +5,14 @@ import unicodedata
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 from app.core.validation import Documented, Storable, bounded
 from app.tasks import due, recurrence
@@ -84,10 +91,13 @@ DueDate = Annotated[
         description="The day the task is due (1900-01-01 to 2999-12-31).", examples=["2026-03-09"]
     ),
 ]
+# `format: time` would allow an offset, which a wall-clock time must not have.
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
 DueTime = Annotated[
     time,
     Text,
     AfterValidator(_wall_time),
+    WithJsonSchema({"type": "string", "pattern": TIME_PATTERN}),
     Field(
         description="Wall-clock time on `due_date` (`HH:MM` or `HH:MM:SS`); null = all day. "
         "Needs `due_date`.",
@@ -96,7 +106,13 @@ DueTime = Annotated[
 ]
 # As shown: `HH:MM`, or `HH:MM:SS` when the seconds are not zero.
 ShortTime = Annotated[time, PlainSerializer(_short_time, return_type=str, when_used="json")]
-IanaZone = Annotated[str, bounded(max_length=64), AfterValidator(_zone)]
+# The schema lists the zones, so that clients (and schema-driven tests) know which are valid.
+IanaZone = Annotated[
+    str,
+    bounded(max_length=64),
+    AfterValidator(_zone),
+    WithJsonSchema({"type": "string", "maxLength": 64, "enum": list(due.known_zones())}),
+]
 ZoneName = Annotated[
     IanaZone,
     Field(
