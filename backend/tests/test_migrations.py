@@ -16,7 +16,7 @@ from app.core.database import create_engine, parse_database_url
 from app.core.migrations import alembic_config
 from app.main import create_app
 from app.models import Base
-from app.tasks.queries import search_text
+from app.tasks.listing import search_text
 from tests.conftest import TEST_DATABASE_URL, make_client
 
 pytestmark = pytest.mark.anyio

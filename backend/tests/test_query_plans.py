@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.accounts.sessions import Caller
-from app.tasks.queries import DUE_REMINDERS, list_statements
+from app.tasks.listing import list_statements
+from app.tasks.queries import DUE_REMINDERS
 from app.tasks.schemas import TaskQuery, TaskSort
 
 pytestmark = pytest.mark.anyio

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.sessions import Caller
-from app.tasks import changes, queries, tags
+from app.tasks import changes, listing, queries, tags
 from app.tasks.errors import PreconditionFailed, TagNotFound, TaskNotFound
 from app.tasks.schemas import TaskCreate, TaskPatch, TaskQuery, TaskUpdate
 
@@ -36,7 +36,7 @@ async def get_task(*, connection: AsyncConnection, caller: Caller, task_id: uuid
 async def list_tasks(
     *, connection: AsyncConnection, caller: Caller, query: TaskQuery
 ) -> tuple[list[Record], int]:
-    return await queries.list_tasks(connection=connection, caller=caller, query=query)
+    return await listing.list_tasks(connection=connection, caller=caller, query=query)
 
 
 # --- task writes -------------------------------------------------------------------------------
