@@ -12,12 +12,14 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from app.accounts.models import User
-from app.core.database import Database
+from app.core.database import ConnectionDep, Database
+from app.core.errors import internal_error_body
 from app.main import create_app
 from tests.conftest import bearer, make_client, make_settings, register
 from tests.test_better_auth import KeyServer
 
-pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("needs_sqlite")]
+pytestmark = pytest.mark.anyio
+sqlite_only = pytest.mark.usefixtures("needs_sqlite")
 
 # Far below the 5 s busy_timeout a request that waited for a lock would take before its 503.
 NO_WAIT_SECONDS = 2.0
@@ -28,6 +30,7 @@ def database(app: FastAPI) -> Database:
     return db
 
 
+@sqlite_only
 async def test_a_reader_does_not_wait_for_another_readers_open_transaction(
     app: FastAPI, client: httpx.AsyncClient, auth_headers: dict[str, str]
 ) -> None:
@@ -41,6 +44,7 @@ async def test_a_reader_does_not_wait_for_another_readers_open_transaction(
         assert [task["title"] for task in listed.json()] == ["Seen"]
 
 
+@sqlite_only
 async def test_a_reader_proceeds_while_a_writer_holds_the_write_lock(
     app: FastAPI, client: httpx.AsyncClient, auth_headers: dict[str, str]
 ) -> None:
@@ -57,6 +61,7 @@ async def test_a_reader_proceeds_while_a_writer_holds_the_write_lock(
     assert (me.status_code, health.status_code) == (200, 200)
 
 
+@sqlite_only
 async def test_concurrent_writers_never_fail_with_database_is_locked(
     client: httpx.AsyncClient,
 ) -> None:
@@ -83,6 +88,7 @@ async def test_concurrent_writers_never_fail_with_database_is_locked(
         assert all(task["completed"] for task in listed.json())
 
 
+@sqlite_only
 async def test_a_get_that_links_a_new_better_auth_user_waits_for_the_write_lock(
     database_url: str, engine: Any
 ) -> None:
@@ -116,3 +122,25 @@ async def test_a_get_that_links_a_new_better_auth_user_waits_for_the_write_lock(
 
 def bearer_of(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("statement", ["SELEC 1", "SELECT * FROM no_such_table"])
+async def test_a_broken_sql_statement_is_a_500_with_the_traceback_in_the_log(
+    app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, statement: str
+) -> None:
+    """SQLite raises OperationalError for a bad statement as for a busy lock; only the latter
+    means "try again" (503, tests/test_timeouts.py). A bug is a 500, on either database."""
+
+    @app.get("/api/broken")
+    async def broken(connection: ConnectionDep) -> None:
+        await connection.execute(text(statement))
+
+    response = await client.get("/api/broken", headers={"X-Request-ID": "broken-1"})
+    assert response.status_code == 500, response.text
+    assert response.json() == internal_error_body("broken-1")
+    assert "Retry-After" not in response.headers
+    logged = [r for r in caplog.records if r.name == "app.errors" and r.exc_info]
+    assert len(logged) == 1
+    assert "broken-1" in logged[0].getMessage()
+    assert "Traceback" in caplog.text
+    assert statement in caplog.text  # the failing SQL, for whoever reads the log
