@@ -13,6 +13,7 @@ from app.accounts.rate_limit import RateLimiter
 from app.accounts.service import AccountContext
 from app.core.config import Settings, load_settings
 from app.core.database import create_database, create_engine
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logs import configure_logging
 from app.core.middleware import JSONCORSMiddleware, RequestContextMiddleware
@@ -43,7 +44,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        # Our own docs link is enough; no ReDoc duplicate.
+        # /docs is ours (`install_docs`: assets served locally, not from a CDN); no ReDoc.
+        docs_url=None,
         redoc_url=None,
         # The docs list the groups in this order, whatever the order of the routes.
         openapi_tags=[
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.better_auth = better_auth
 
     install_error_handlers(app)
+    install_docs(app)
     # Routes are matched in order: the task routes, which most requests go to, come first.
     app.include_router(tasks_router.router)
     app.include_router(accounts_router.router)
