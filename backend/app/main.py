@@ -16,7 +16,7 @@ from app.core.database import create_database, create_engine
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logs import configure_logging
-from app.core.middleware import JSONCORSMiddleware, RequestContextMiddleware
+from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
 from app.service import router as service_router
 from app.tasks import router as tasks_router
 
@@ -71,11 +71,12 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
 
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(
         JSONCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Total-Count", "Link", "Location", "X-Request-ID", "Retry-After"],
         max_age=600,
