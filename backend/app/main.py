@@ -8,9 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts import router as accounts_router
 from app.accounts.better_auth import BetterAuthVerifier
+from app.accounts.cleanup import session_cleanup_job
 from app.accounts.passwords import PasswordHasher
 from app.accounts.rate_limit import RateLimiter
 from app.accounts.service import AccountContext
+from app.core.background import BackgroundJobs
 from app.core.config import Settings, load_settings
 from app.core.database import create_database, create_engine
 from app.core.docs import install_docs
@@ -31,10 +33,15 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     configure_logging(settings)
     engine = engine or create_engine(settings)
     better_auth = BetterAuthVerifier(settings) if settings.better_auth_enabled else None
+    database = create_database(engine, settings)
+    # Upkeep in every worker, at start and then periodically (app.core.background).
+    jobs = BackgroundJobs([session_cleanup_job(database)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await jobs.start()
         yield
+        await jobs.stop()
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
@@ -56,7 +63,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.database = create_database(engine, settings)
+    app.state.database = database
+    app.state.jobs = jobs
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),
