@@ -13,10 +13,12 @@ from tests.support.browser import dump_dom, open_page
 from tests.support.server import Server, free_port, running_server, server_env
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    env = server_env(f"sqlite:///{tmp_path / 'todo.db'}", free_port())
-    with running_server(env, tmp_path / "server.log") as server:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module (server_env isolates it from the developer's settings)."""
+    folder = tmp_path_factory.mktemp("docs")
+    env = server_env(f"sqlite:///{folder / 'todo.db'}", free_port())
+    with running_server(env, folder / "server.log") as server:
         yield server
 
 
