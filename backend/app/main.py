@@ -21,6 +21,7 @@ from app.core.logs import configure_logging
 from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
 from app.service import router as service_router
 from app.tasks import router as tasks_router
+from app.tasks import tags_router
 
 DESCRIPTION = """
 A multi-user Todo API. Register or log in under **auth**, then press **Authorize** and paste
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         openapi_tags=[
             {"name": "auth", "description": "Accounts, sessions and tokens."},
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
+            {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
             {"name": "service", "description": "Liveness and database reachability."},
         ],
     )
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     install_docs(app)
     # Routes are matched in order: the task routes, which most requests go to, come first.
     app.include_router(tasks_router.router)
+    app.include_router(tags_router.router)
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
 
@@ -85,8 +88,21 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Total-Count", "Link", "Location", "X-Request-ID", "Retry-After"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            "If-Match",
+            "If-None-Match",
+        ],
+        expose_headers=[
+            "X-Total-Count",
+            "Link",
+            "Location",
+            "X-Request-ID",
+            "Retry-After",
+            "ETag",
+        ],
         max_age=600,
     )
     # Outermost: every response, errors and CORS preflights included, gets its request id.
