@@ -8,18 +8,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts import router as accounts_router
 from app.accounts.better_auth import BetterAuthVerifier
+from app.accounts.cleanup import session_cleanup_job
 from app.accounts.passwords import PasswordHasher
 from app.accounts.rate_limit import RateLimiter
 from app.accounts.service import AccountContext
+from app.core.background import BackgroundJobs
 from app.core.config import Settings, load_settings
 from app.core.database import create_database, create_engine
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logs import configure_logging
-from app.core.middleware import JSONCORSMiddleware, RequestContextMiddleware
+from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
 from app.mcp import router as mcp_router
 from app.mcp.server import create_mcp
 from app.service import router as service_router
 from app.tasks import router as tasks_router
+from app.tasks import tags_router
 
 DESCRIPTION = """
 A multi-user Todo API. Register or log in under **auth**, then press **Authorize** and paste
@@ -37,11 +41,16 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     better_auth = BetterAuthVerifier(settings) if settings.better_auth_enabled else None
     database = create_database(engine, settings)
     mcp = create_mcp(settings=settings, database=database, better_auth=better_auth)
+    # Upkeep in every worker, at start and then periodically (app.core.background).
+    jobs = BackgroundJobs([session_cleanup_job(database)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await jobs.start()
+        # A mounted app's lifespan does not run: ours enters the MCP session manager.
         async with mcp.session_manager.run():
             yield
+        await jobs.stop()
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
@@ -51,18 +60,21 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        # Our own docs link is enough; no ReDoc duplicate.
+        # /docs is ours (`install_docs`: assets served locally, not from a CDN); no ReDoc.
+        docs_url=None,
         redoc_url=None,
         # The docs list the groups in this order, whatever the order of the routes.
         openapi_tags=[
             {"name": "auth", "description": "Accounts, sessions and tokens."},
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
+            {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
             {"name": "service", "description": "Liveness and database reachability."},
         ],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.database = database
+    app.state.jobs = jobs
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),
@@ -71,23 +83,28 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.better_auth = better_auth
 
     install_error_handlers(app)
+    install_docs(app)
     # Routes are matched in order: the task routes, which most requests go to, come first.
     app.include_router(tasks_router.router)
+    app.include_router(tags_router.router)
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
     app.include_router(mcp_router.create_router(settings))
     app.router.routes.append(mcp.route)
 
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(
         JSONCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         # The Mcp-* headers: for MCP clients that run in a browser.
         allow_headers=[
             "Authorization",
             "Content-Type",
             "X-Request-ID",
+            "If-Match",
+            "If-None-Match",
             "Mcp-Protocol-Version",
             "Mcp-Session-Id",
         ],
@@ -97,6 +114,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "Location",
             "X-Request-ID",
             "Retry-After",
+            "ETag",
             "WWW-Authenticate",
             "Mcp-Session-Id",
         ],

@@ -27,6 +27,7 @@ from app.accounts.schemas import (
     RefreshRequest,
     RegisterRequest,
     UserPublic,
+    UserUpdate,
 )
 from app.accounts.service import AccountContext
 from app.core.database import ConnectionDep, SessionDep
@@ -97,6 +98,13 @@ async def logout(data: RefreshRequest, session: SessionDep) -> None:
 async def me(user: CurrentUser) -> UserPublic:
     """The signed-in user."""
     return user
+
+
+@router.patch("/me", responses=responses(*AUTH_ERRORS, *BODY_ERRORS, DatabaseUnavailable))
+async def update_me(data: UserUpdate, user: CurrentUser, connection: ConnectionDep) -> UserPublic:
+    """Change the signed-in user's `name` and/or `time_zone`. A new zone moves `due_at` of every
+    dated task that has no `time_zone` of its own."""
+    return await service.update_profile(connection=connection, user=user, data=data)
 
 
 # Personal access tokens: managed only with a sign-in credential, never with one of themselves.
