@@ -4,7 +4,7 @@ and who may call it at all."""
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -370,3 +370,102 @@ async def test_an_unreachable_database_is_503_not_401(database_url: str) -> None
     assert response.status_code == 503
     assert response.json()["code"] == "database_unavailable"
     assert response.headers["retry-after"]
+
+
+async def test_a_recurring_task_completed_through_complete_task(
+    running_app: FastAPI, client: httpx.AsyncClient, auth_headers: dict[str, str], token: str
+) -> None:
+    today = datetime.now(UTC).date()  # the user's zone is UTC by default
+    async with mcp_client(running_app, token) as mcp:
+        task = await call(
+            mcp,
+            "create_task",
+            {
+                "task": {
+                    "title": "Water the plants",
+                    "due_date": today.isoformat(),
+                    "due_time": "09:00",
+                    "recurrence": "FREQ=DAILY",
+                    "tags": ["home"],
+                }
+            },
+        )
+        moved = await call(mcp, "complete_task", {"task_id": task["id"]})
+        # The recurring task stays open and moves to its next occurrence.
+        assert moved["id"] == task["id"]
+        assert moved["completed"] is False
+        assert moved["due_date"] == (today + timedelta(days=1)).isoformat()
+        assert moved["due_time"] == "09:00"
+        assert moved["recurrence"] == "FREQ=DAILY"
+        assert moved["version"] == task["version"] + 1
+        # The occurrence done is a completed copy in the task's series.
+        copies = await call(mcp, "list_tasks", {"series_id": task["id"]})
+        [copy] = copies["tasks"]
+        assert copy["completed"] is True
+        assert copy["due_date"] == today.isoformat()
+        assert copy["title"] == "Water the plants"
+        assert copy["tags"] == ["home"]
+        assert copy["recurrence"] is None
+        assert copy["series_id"] == task["id"]
+        assert await call(mcp, "list_tags") == {"tags": [{"name": "home", "count": 2}]}
+    rest = await client.get(f"/api/tasks/{task['id']}", headers=auth_headers)
+    assert rest.json() == moved
+
+
+async def test_list_tasks_takes_the_v2_filters(running_app: FastAPI, token: str) -> None:
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    async with mcp_client(running_app, token) as mcp:
+        created = {}
+        for title, fields in [
+            ("A", {"due_date": "2030-01-10", "tags": ["Work", "urgent"]}),
+            ("B", {"due_date": "2030-02-01", "tags": ["work"]}),
+            ("C", {}),
+            ("D", {"due_date": yesterday}),
+        ]:
+            task = await call(mcp, "create_task", {"task": {"title": title, **fields}})
+            created[title] = task
+
+        async def titles(**arguments: Any) -> list[str]:
+            page = await call(mcp, "list_tasks", {"sort": "title", **arguments})
+            return [task["title"] for task in page["tasks"]]
+
+        assert created["B"]["tags"] == ["Work"]  # the case first used
+        assert await titles(tag=["WORK"]) == ["A", "B"]
+        assert await titles(tag=["work", "urgent"]) == ["A"]
+        assert await titles(due_after="2030-01-15") == ["B"]
+        assert await titles(due_before="2030-01-31") == ["A", "D"]
+        assert await titles(has_due=False) == ["C"]
+        assert await titles(overdue=True) == ["D"]
+        assert await titles(search="urgent") == ["A"]  # search matches tags
+        by_due = await call(mcp, "list_tasks", {"sort": "due"})
+        assert [task["title"] for task in by_due["tasks"]] == ["D", "A", "B", "C"]
+        tags = await call(mcp, "list_tags")
+        assert tags == {"tags": [{"name": "urgent", "count": 1}, {"name": "Work", "count": 2}]}
+
+
+async def test_v2_field_errors_name_the_field(running_app: FastAPI, token: str) -> None:
+    async with mcp_client(running_app, token) as mcp:
+        undated = await call(mcp, "create_task", {"task": {"title": "Undated"}})
+        cases: list[tuple[str, dict[str, Any], str]] = [
+            ("create_task", {"task": {"title": "x", "due_time": "09:00"}}, "due_time"),
+            (
+                "create_task",
+                {"task": {"title": "x", "due_date": "2030-01-01", "time_zone": "Mars/Base"}},
+                "time_zone",
+            ),
+            (
+                "create_task",
+                {"task": {"title": "x", "due_date": "2030-01-01", "recurrence": "FREQ=HOURLY"}},
+                "recurrence",
+            ),
+            (
+                "update_task",
+                {"task_id": undated["id"], "changes": {"recurrence": "FREQ=DAILY"}},
+                "recurrence",
+            ),
+            ("list_tasks", {"due_after": "yesterday"}, "due_after"),
+        ]
+        for tool, arguments, field in cases:
+            text = await call_error(mcp, tool, arguments)
+            assert field in text, (tool, text)
+        assert (await call(mcp, "list_tasks"))["total"] == 1

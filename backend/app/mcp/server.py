@@ -15,9 +15,11 @@ from app.mcp.http import MCP_PATH, McpEndpoint, transport_security
 from app.mcp.tools import TaskTools
 
 INSTRUCTIONS = """\
-Manage the signed-in user's to-do list. Tasks have a title, an optional description, a
-priority (High, Medium, Low) and are open or completed. Use list_tasks to find a task's id
-before changing it; every tool acts on the caller's own tasks only."""
+Manage the signed-in user's to-do list. A task has a title, an optional description, a priority
+(High, Medium, Low), is open or completed, and may have a due date (and time, in a time zone),
+a recurrence rule (RFC 5545 RRULE), a reminder and tags. Use list_tasks to find a task's id
+before changing it; completing a recurring task moves it to its next occurrence. Every tool acts
+on the caller's own tasks only."""
 
 
 @dataclass(frozen=True)

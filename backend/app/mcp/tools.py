@@ -4,6 +4,7 @@ can read and act on; another user's task is "not found", as everywhere."""
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Annotated, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
@@ -15,9 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.core.database import Database, is_unavailable
 from app.core.errors import AppError, DatabaseUnavailable
 from app.mcp.auth import current_caller
-from app.tasks import queries
+from app.tasks import service
+from app.tasks.errors import InvalidField
+from app.tasks.fields import TagName
 from app.tasks.models import Priority
-from app.tasks.schemas import SearchTerm, TaskCreate, TaskPatch, TaskPublic, TaskQuery, TaskSort
+from app.tasks.schemas import (
+    SearchTerm,
+    TagPublic,
+    TaskCreate,
+    TaskPatch,
+    TaskPublic,
+    TaskQuery,
+    TaskSort,
+)
 
 T = TypeVar("T")
 
@@ -32,13 +43,8 @@ class TaskPage(BaseModel):
     has_more: bool = Field(description="Whether a later page has more matches.")
 
 
-class TagCount(BaseModel):
-    name: str
-    count: int = Field(description="How many of your tasks carry the tag.")
-
-
 class TagList(BaseModel):
-    tags: list[TagCount]
+    tags: list[TagPublic]
 
 
 class Deleted(BaseModel):
@@ -77,30 +83,61 @@ class TaskTools:
         status: Literal["all", "active", "completed"] = "all",
         search: Annotated[
             SearchTerm | None,
-            Field(description="Case-insensitive text to find in the title or description."),
+            Field(description="Case-insensitive text to find in the title, description or tags."),
         ] = None,
         priority: Priority | None = None,
+        tag: Annotated[
+            list[TagName], Field(description="Only tasks carrying every one of these tags.")
+        ] = [],  # noqa: B006 - pydantic copies defaults
+        due_after: Annotated[
+            date | None, Field(description="Only tasks due on or after this day (YYYY-MM-DD).")
+        ] = None,
+        due_before: Annotated[
+            date | None, Field(description="Only tasks due on or before this day (YYYY-MM-DD).")
+        ] = None,
+        has_due: Annotated[
+            bool | None, Field(description="true: only tasks with a due date; false: without.")
+        ] = None,
+        overdue: Annotated[
+            bool | None,
+            Field(description="true: only open tasks whose due time has passed; false: the rest."),
+        ] = None,
+        series_id: Annotated[
+            uuid.UUID | None,
+            Field(description="Only the completed occurrences of this recurring task."),
+        ] = None,
         sort: Annotated[
-            TaskSort, Field(description="A field to sort by; a leading `-` sorts descending.")
+            TaskSort,
+            Field(
+                description="A field to sort by; a leading `-` sorts descending. `due` sorts by "
+                "due time, tasks without one last."
+            ),
         ] = "-created_at",
         page: Annotated[int, Field(ge=1, le=1_000_000)] = 1,
         limit: Annotated[int, Field(ge=1, le=100)] = 20,
     ) -> TaskPage:
         """List your tasks, newest first unless `sort` says otherwise, one page at a time.
-        `status` is `active` for open tasks and `completed` for done ones. The result says how
-        many tasks match in all (`total`) and whether another page follows (`has_more`)."""
+        `status` is `active` for open tasks and `completed` for done ones; the other arguments
+        narrow the list further. The result says how many tasks match in all (`total`) and
+        whether another page follows (`has_more`)."""
         query = _validated(
             TaskQuery,
             status=status,
             search=search,
             priority=priority,
+            tag=tag,
+            due_after=due_after,
+            due_before=due_before,
+            has_due=has_due,
+            overdue=overdue,
+            series_id=series_id,
             sort=sort,
             page=page,
             limit=limit,
         )
         caller = current_caller()
         rows, total = await self._read(
-            lambda connection: queries.list_tasks(connection=connection, caller=caller, query=query)
+            lambda connection: service.list_tasks(connection=connection, caller=caller, query=query)
         )
         return TaskPage(
             tasks=[TaskPublic.model_validate(row) for row in rows],
@@ -114,29 +151,38 @@ class TaskTools:
         """Get one of your tasks by its id."""
         caller = current_caller()
         task = await self._read(
-            lambda connection: queries.get_task(
+            lambda connection: service.get_task(
                 connection=connection, caller=caller, task_id=task_id
             )
         )
         return TaskPublic.model_validate(task)
 
     async def create_task(self, task: TaskCreate) -> TaskPublic:
-        """Create a task. Only `title` is required; `priority` is `Medium` unless given."""
+        """Create a task. Only `title` is required; `priority` is `Medium` unless given.
+        `due_date` (YYYY-MM-DD) with an optional `due_time` (HH:MM) is in `time_zone` (an IANA
+        name; left out: the user's zone). `recurrence` is an RFC 5545 RRULE such as
+        `FREQ=WEEKLY;BYDAY=MO` and needs a `due_date`; `remind_at` is an instant with a UTC
+        offset; `tags` are short labels."""
         owner_id = current_caller().user_id
         created = await self._write(
-            lambda connection: queries.create_task(
+            lambda connection: service.create_task(
                 connection=connection, owner_id=owner_id, data=task
             )
         )
         return TaskPublic.model_validate(created)
 
     async def update_task(self, task_id: TaskId, changes: TaskPatch) -> TaskPublic:
-        """Change some fields of a task: only the fields in `changes` are changed (send
-        `description: null` to clear the description). Returns the task as it is now."""
+        """Change some fields of a task: only the fields in `changes` are changed (send null to
+        clear `description`, `due_date`, `due_time`, `time_zone`, `recurrence` or `remind_at`;
+        `tags` replaces the whole list). Setting `completed` to true on a recurring task
+        completes its current occurrence, as `complete_task` does. Returns the task as it is
+        now."""
         return await self._patch(task_id, changes)
 
     async def complete_task(self, task_id: TaskId) -> TaskPublic:
-        """Mark a task done. Returns the task as it is now."""
+        """Mark a task done. A recurring task instead records the occurrence as a completed
+        copy and moves on to its next due date (it stays open); when its rule has no further
+        date, it is simply completed. Returns the task as it is now."""
         return await self._patch(task_id, TaskPatch(completed=True))
 
     async def reopen_task(self, task_id: TaskId) -> TaskPublic:
@@ -144,24 +190,28 @@ class TaskTools:
         return await self._patch(task_id, TaskPatch(completed=False))
 
     async def delete_task(self, task_id: TaskId) -> Deleted:
-        """Delete a task for good."""
+        """Delete a task for good (the completed copies of a recurring task stay)."""
         owner_id = current_caller().user_id
         await self._write(
-            lambda connection: queries.delete_task(
+            lambda connection: service.delete_task(
                 connection=connection, owner_id=owner_id, task_id=task_id
             )
         )
         return Deleted(deleted=task_id)
 
     async def list_tags(self) -> TagList:
-        """List the tags on your tasks and how many tasks carry each, by name."""
-        current_caller()
-        return TagList(tags=[])
+        """List the tags on your tasks and how many tasks carry each (completed ones
+        included), by name."""
+        owner_id = current_caller().user_id
+        tags = await self._read(
+            lambda connection: service.list_tags(connection=connection, owner_id=owner_id)
+        )
+        return TagList(tags=[TagPublic.model_validate(tag) for tag in tags])
 
     async def _patch(self, task_id: uuid.UUID, changes: TaskPatch) -> TaskPublic:
         owner_id = current_caller().user_id
         task = await self._write(
-            lambda connection: queries.update_task(
+            lambda connection: service.patch_task(
                 connection=connection, owner_id=owner_id, task_id=task_id, data=changes
             )
         )
@@ -184,6 +234,8 @@ class TaskTools:
                 return result
         except AppError as error:  # task not found, and the like
             raise ToolError(error.message) from None
+        except InvalidField as error:  # valid alone, not for this task (e.g. needs due_date)
+            raise ToolError(f"Invalid arguments: {error.field}: {error.message}") from None
         except Exception as exc:
             if is_unavailable(exc):
                 raise ToolError(DatabaseUnavailable.detail) from None
