@@ -2,6 +2,7 @@
 the ASGI app: tools and their schemas, the task round trip, filters, isolation, tool errors,
 and who may call it at all."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,8 @@ TOOLS = {
 # A JSON-RPC request any MCP client could send first (2026-07-28: no handshake needed).
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
+# Far below the 5 s busy_timeout a call that waited for SQLite's write lock would take.
+NO_WAIT_SECONDS = 2.0
 
 
 @pytest.fixture
@@ -315,6 +318,24 @@ async def test_using_mcp_keeps_the_tokens_last_used_at(
         await call(mcp, "list_tasks")
     listed = (await client.get("/api/auth/tokens", headers=auth_headers)).json()
     assert listed[0]["last_used_at"] is not None
+
+
+@pytest.mark.usefixtures("needs_sqlite")
+async def test_mcp_reads_do_not_wait_for_a_writer_on_sqlite(
+    running_app: FastAPI, engine: AsyncEngine, token: str
+) -> None:
+    """The token check reads like any GET: a deferred transaction on SQLite, which takes no
+    lock. Only a due `last_used_at` update waits for the write lock."""
+    async with mcp_client(running_app, token) as mcp:
+        await call(mcp, "create_task", {"task": {"title": "Seen"}})  # the use is recorded
+        async with engine.connect() as writer:
+            await writer.execute(update(PersonalAccessToken).values(name="held"))  # the lock
+            async with asyncio.timeout(NO_WAIT_SECONDS):
+                page = await call(mcp, "list_tasks")
+                tags = await call(mcp, "list_tags")
+            await writer.rollback()
+    assert [task["title"] for task in page["tasks"]] == ["Seen"]
+    assert tags == {"tags": []}
 
 
 async def test_foreign_hosts_and_origins_are_refused(client: httpx.AsyncClient, token: str) -> None:

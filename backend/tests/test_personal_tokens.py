@@ -1,6 +1,7 @@
 """Personal access tokens: created once, listed without the secret, revoked at once; a bearer
 token on the task routes and /me, never on the routes that manage tokens."""
 
+import asyncio
 import hashlib
 import uuid
 from datetime import datetime, timedelta
@@ -113,27 +114,53 @@ async def test_bad_token_requests_get_422_and_create_nothing(
     assert (await client.get("/api/auth/tokens", headers=auth_headers)).json() == []
 
 
-async def test_a_personal_token_works_on_the_task_routes_and_me(
+async def test_a_personal_token_works_on_every_task_and_tag_route_and_me(
     client: httpx.AsyncClient, user: dict[str, Any], auth_headers: dict[str, str]
 ) -> None:
     headers = pat(await create_token(client, auth_headers))
     me = await client.get("/api/auth/me", headers=headers)
     assert me.status_code == 200
     assert me.json()["id"] == user["user"]["id"]
+    zoned = await client.patch("/api/auth/me", json={"time_zone": "Europe/Paris"}, headers=headers)
+    assert zoned.status_code == 200, zoned.text
+    assert zoned.json()["time_zone"] == "Europe/Paris"
 
-    created = await client.post("/api/tasks", json={"title": "From a script"}, headers=headers)
-    assert created.status_code == 201
-    task_id = created.json()["id"]
-    assert created.json()["user_id"] == user["user"]["id"]
-    listed = await client.get("/api/tasks", headers=headers)
-    assert [task["id"] for task in listed.json()] == [task_id]
+    body = {"title": "From a script", "due_date": "2030-05-01", "tags": ["Home"]}
+    created = await client.post("/api/tasks", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    task = created.json()
+    url = f"/api/tasks/{task['id']}"
+    assert task["user_id"] == user["user"]["id"]
+    assert created.headers["location"].endswith(url)
+    listed = await client.get("/api/tasks", params={"tag": "home"}, headers=headers)
+    assert [found["id"] for found in listed.json()] == [task["id"]]
     assert listed.headers["x-total-count"] == "1"
-    assert (await client.get(f"/api/tasks/{task_id}", headers=headers)).status_code == 200
-    patched = await client.patch(f"/api/tasks/{task_id}", json={"completed": True}, headers=headers)
+    head = await client.head("/api/tasks", headers=headers)
+    assert (head.status_code, head.headers["x-total-count"]) == (200, "1")
+    fetched = await client.get(url, headers=headers)
+    assert fetched.json() == task
+    unchanged = await client.get(url, headers={**headers, "If-None-Match": fetched.headers["etag"]})
+    assert unchanged.status_code == 304
+    patched = await client.patch(
+        url, json={"completed": True}, headers={**headers, "If-Match": fetched.headers["etag"]}
+    )
+    assert patched.status_code == 200, patched.text
     assert patched.json()["completed"] is True
-    replaced = await client.put(f"/api/tasks/{task_id}", json={"title": "Renamed"}, headers=headers)
+    stale = await client.patch(
+        url, json={"title": "Lost"}, headers={**headers, "If-Match": fetched.headers["etag"]}
+    )
+    assert stale.status_code == 412
+    replaced = await client.put(url, json={"title": "Renamed", "tags": ["home"]}, headers=headers)
     assert replaced.json()["title"] == "Renamed"
-    assert (await client.delete(f"/api/tasks/{task_id}", headers=headers)).status_code == 204
+
+    assert (await client.get("/api/tags", headers=headers)).json() == [{"name": "Home", "count": 1}]
+    renamed = await client.patch("/api/tags/home", json={"name": "House"}, headers=headers)
+    assert renamed.status_code == 200, renamed.text
+    assert (await client.get(url, headers=headers)).json()["tags"] == ["House"]
+    assert (await client.delete("/api/tags/house", headers=headers)).status_code == 204
+    assert (await client.get("/api/tags", headers=headers)).json() == []
+
+    assert (await client.delete(url, headers=headers)).status_code == 204
     # The same task list as the user's own sign-in sees.
     assert (await client.get("/api/tasks", headers=auth_headers)).json() == []
 
@@ -274,3 +301,30 @@ async def test_a_users_tokens_die_with_their_sessions_kept_apart(
     assert logout.status_code == 204
     assert (await client.get("/api/auth/me", headers=bearer(auth))).status_code == 401
     assert (await client.get("/api/auth/me", headers=pat(token))).status_code == 200
+
+
+async def test_concurrent_gets_that_record_a_use_never_fail(
+    client: httpx.AsyncClient, auth_headers: dict[str, str], engine: AsyncEngine
+) -> None:
+    """A GET reads in a deferred transaction on SQLite; the `last_used_at` UPDATE it makes
+    when a token is due must wait for the write lock like any writer: begun as a read, it would
+    fail at once with "database is locked" once another writer commits meanwhile. (On
+    PostgreSQL the UPDATEs wait for the writer's row locks.)"""
+    task = (
+        await client.post("/api/tasks", json={"title": "Seen", "tags": ["x"]}, headers=auth_headers)
+    ).json()
+    tokens = [await create_token(client, auth_headers) for _ in range(3)]
+    paths = ["/api/tasks", f"/api/tasks/{task['id']}", "/api/tags", "/api/auth/me"]
+    async with engine.connect() as writer:
+        await writer.execute(update(PersonalAccessToken).values(name="held"))  # holds the lock
+        requests = [
+            asyncio.create_task(client.get(path, headers=pat(token)))
+            for token in tokens
+            for path in paths
+        ]
+        await asyncio.sleep(0.5)  # they have read their token and wait to record its use
+        await writer.commit()
+    answers = await asyncio.gather(*requests)
+    assert [answer.status_code for answer in answers] == [200] * len(requests), answers[0].text
+    for token in tokens:
+        assert (await stored_token(engine, token["id"]))["last_used_at"] is not None

@@ -19,6 +19,7 @@ from app.accounts.errors import PersonalTokenNotFound, TokenExpired, TokenInvali
 from app.accounts.models import PersonalAccessToken, User
 from app.accounts.schemas import PersonalTokenCreate, UserPublic
 from app.core.models import utcnow
+from app.core.sqlite import allow_writes
 from app.core.statements import Statement, fetch_all
 
 PREFIX = "todo_pat_"
@@ -75,6 +76,9 @@ async def authenticate_personal_token(*, connection: AsyncConnection, token: str
 
 
 async def _record_use(*, connection: AsyncConnection, token_id: uuid.UUID, now: datetime) -> None:
+    # This runs inside GET requests too: on SQLite their read transaction must become a writer
+    # that waits for the lock, or the UPDATE fails with "database is locked" under load.
+    await allow_writes(connection)
     # Conditional, so that of concurrent first uses in a minute only one writes.
     stale = or_(
         PersonalAccessToken.last_used_at.is_(None),

@@ -85,8 +85,10 @@ class McpTokenVerifier:
         )
 
     async def _verify(self, token: str) -> tuple[UserPublic, Credential]:
+        # On the reader, as a GET's token check: on SQLite a read takes no lock, and the writes
+        # that may follow (`last_used_at`, a Better Auth user linked) call `allow_writes` first.
         if is_personal_token(token):
-            async with self.database.admitted(), self.database.engine.connect() as connection:
+            async with self.database.admitted(), self.database.reader.connect() as connection:
                 user = await authenticate_personal_token(connection=connection, token=token)
                 await connection.commit()  # `last_used_at`, when it was due
             return user, "personal_token"
@@ -94,7 +96,7 @@ class McpTokenVerifier:
             raise NotForThisAudience()
         # Verified before a connection is taken: it may wait on the JWKS.
         identity = await self.better_auth.verify(token, audience=self.audiences)
-        async with self.database.admitted(), self.database.engine.connect() as connection:
+        async with self.database.admitted(), self.database.reader.connect() as connection:
             user = await self.better_auth.linked_user(identity, connection=connection)
             await connection.commit()  # a first-seen user, a changed name or email
         return user, "better_auth"
