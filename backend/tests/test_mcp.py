@@ -90,17 +90,47 @@ async def test_tools_are_listed_with_schemas_and_annotations(
     assert tools["delete_task"].annotations.destructive_hint is True
     assert tools["create_task"].annotations.destructive_hint is False
 
+    # Completing a recurring task twice moves it twice: not idempotent.
+    for name in ("create_task", "update_task", "complete_task"):
+        assert not tools[name].annotations.idempotent_hint, name
+
     create = tools["create_task"].input_schema
-    task = create["$defs"]["TaskCreate"]
+    task = create["$defs"]["NewTask"]
     assert create["required"] == ["task"]
     assert task["required"] == ["title"]
     assert task["properties"]["title"]["maxLength"] == 200
     assert create["$defs"]["Priority"]["enum"] == ["High", "Medium", "Low"]
+    v2_members = {"due_date", "due_time", "time_zone", "recurrence", "remind_at", "tags"}
+    assert v2_members <= set(task["properties"])
+    changes = tools["update_task"].input_schema["$defs"]["TaskChanges"]["properties"]
+    assert v2_members <= set(changes)
     assert tools["update_task"].input_schema["required"] == ["task_id", "changes"]
+    # Every member a model fills in says what it is.
+    for members in (task["properties"], changes):
+        for name, member in members.items():
+            assert member.get("description"), name
+    assert "FREQ=WEEKLY" in task["properties"]["recurrence"]["description"]
+    assert "IANA" in task["properties"]["time_zone"]["description"]
+    assert "Europe/Paris" in str(task["properties"]["time_zone"])
     listing = tools["list_tasks"].input_schema["properties"]
-    assert {"status", "search", "priority", "sort", "page", "limit"} <= set(listing)
+    filters = {"tag", "due_after", "due_before", "has_due", "overdue", "series_id"}
+    assert {"status", "search", "priority", "sort", "page", "limit"} | filters <= set(listing)
+    assert all(listing[name].get("description") for name in listing)
+    assert {"due", "-due"} <= set(listing["sort"]["enum"])
     assert listing["limit"]["maximum"] == 100
     assert tools["get_task"].input_schema["properties"]["task_id"]["format"] == "uuid"
+    # No tool carries the REST schema's list of ~600 zone names: a zone is a described string.
+    for tool in tools.values():
+        assert max(map(len, _enums(tool.input_schema)), default=0) <= 10, tool.name
+
+
+def _enums(schema: Any) -> list[list[Any]]:
+    if isinstance(schema, dict):
+        found = [schema["enum"]] if "enum" in schema else []
+        return found + [enum for value in schema.values() for enum in _enums(value)]
+    if isinstance(schema, list):
+        return [enum for value in schema for enum in _enums(value)]
+    return []
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -490,3 +520,35 @@ async def test_v2_field_errors_name_the_field(running_app: FastAPI, token: str) 
             text = await call_error(mcp, tool, arguments)
             assert field in text, (tool, text)
         assert (await call(mcp, "list_tasks"))["total"] == 1
+
+
+async def test_expected_version_guards_writes_against_changes_made_meanwhile(
+    running_app: FastAPI, client: httpx.AsyncClient, auth_headers: dict[str, str], token: str
+) -> None:
+    async with mcp_client(running_app, token) as mcp:
+        task = await call(mcp, "create_task", {"task": {"title": "Plan", "tags": ["work"]}})
+        # Someone else changes it after the assistant read it.
+        url = f"/api/tasks/{task['id']}"
+        await client.patch(url, json={"title": "Plan v2"}, headers=auth_headers)
+        for tool, arguments in [
+            ("update_task", {"changes": {"title": "Mine"}}),
+            ("complete_task", {}),
+            ("delete_task", {}),
+        ]:
+            text = await call_error(
+                mcp, tool, {"task_id": task["id"], "expected_version": 1, **arguments}
+            )
+            assert "version 2" in text, (tool, text)
+        current = await call(mcp, "get_task", {"task_id": task["id"]})
+        assert (current["title"], current["completed"], current["version"]) == ("Plan v2", False, 2)
+
+        updated = await call(
+            mcp,
+            "update_task",
+            {"task_id": task["id"], "changes": {"title": "Mine"}, "expected_version": 2},
+        )
+        assert (updated["title"], updated["version"]) == ("Mine", 3)
+        assert await call(mcp, "delete_task", {"task_id": task["id"], "expected_version": 3}) == {
+            "deleted": task["id"]
+        }
+    assert (await client.get(url, headers=auth_headers)).status_code == 404

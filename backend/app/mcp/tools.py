@@ -2,10 +2,10 @@
 the REST routes (no HTTP hop, no token forwarding). Failures come back as tool errors a model
 can read and act on; another user's task is "not found", as everywhere."""
 
+import inspect
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
-from typing import Annotated, Literal, TypeVar
+from typing import Any, TypeVar
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -15,24 +15,30 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.core.database import Database, is_unavailable
 from app.core.errors import AppError, DatabaseUnavailable
+from app.mcp.arguments import (
+    DueAfter,
+    DueBefore,
+    ExpectedVersion,
+    HasDue,
+    Limit,
+    NewTask,
+    Overdue,
+    Page,
+    PriorityFilter,
+    Search,
+    SeriesId,
+    Sort,
+    Status,
+    TagFilter,
+    TaskChanges,
+    TaskId,
+)
 from app.mcp.auth import current_caller
 from app.tasks import service
-from app.tasks.errors import InvalidField
-from app.tasks.fields import TagName
-from app.tasks.models import Priority
-from app.tasks.schemas import (
-    SearchTerm,
-    TagPublic,
-    TaskCreate,
-    TaskPatch,
-    TaskPublic,
-    TaskQuery,
-    TaskSort,
-)
+from app.tasks.errors import InvalidField, PreconditionFailed
+from app.tasks.schemas import TagPublic, TaskPatch, TaskPublic, TaskQuery
 
 T = TypeVar("T")
-
-TaskId = Annotated[uuid.UUID, Field(description="The task's id (a UUID), as listed.")]
 
 
 class TaskPage(BaseModel):
@@ -69,57 +75,39 @@ class TaskTools:
         self.database = database
 
     def register(self, server: MCPServer) -> None:
-        server.add_tool(self.list_tasks, title="List tasks", annotations=READ_ONLY)
-        server.add_tool(self.get_task, title="Get a task", annotations=READ_ONLY)
-        server.add_tool(self.create_task, title="Create a task", annotations=WRITE)
-        server.add_tool(self.update_task, title="Update a task", annotations=IDEMPOTENT_WRITE)
-        server.add_tool(self.complete_task, title="Complete a task", annotations=IDEMPOTENT_WRITE)
-        server.add_tool(self.reopen_task, title="Reopen a task", annotations=IDEMPOTENT_WRITE)
-        server.add_tool(self.delete_task, title="Delete a task", annotations=DESTRUCTIVE)
-        server.add_tool(self.list_tags, title="List tags", annotations=READ_ONLY)
+        tools: list[tuple[Callable[..., Awaitable[Any]], str, ToolAnnotations]] = [
+            (self.list_tasks, "List tasks", READ_ONLY),
+            (self.get_task, "Get a task", READ_ONLY),
+            (self.create_task, "Create a task", WRITE),
+            # Not idempotent: `completed: true` twice completes a recurring task twice.
+            (self.update_task, "Update a task", WRITE),
+            (self.complete_task, "Complete a task", WRITE),
+            (self.reopen_task, "Reopen a task", IDEMPOTENT_WRITE),
+            (self.delete_task, "Delete a task", DESTRUCTIVE),
+            (self.list_tags, "List tags", READ_ONLY),
+        ]
+        for function, title, annotations in tools:
+            description = inspect.cleandoc(function.__doc__ or "")
+            server.add_tool(function, title=title, description=description, annotations=annotations)
 
     async def list_tasks(
         self,
-        status: Literal["all", "active", "completed"] = "all",
-        search: Annotated[
-            SearchTerm | None,
-            Field(description="Case-insensitive text to find in the title, description or tags."),
-        ] = None,
-        priority: Priority | None = None,
-        tag: Annotated[
-            list[TagName], Field(description="Only tasks carrying every one of these tags.")
-        ] = [],  # noqa: B006 - pydantic copies defaults
-        due_after: Annotated[
-            date | None, Field(description="Only tasks due on or after this day (YYYY-MM-DD).")
-        ] = None,
-        due_before: Annotated[
-            date | None, Field(description="Only tasks due on or before this day (YYYY-MM-DD).")
-        ] = None,
-        has_due: Annotated[
-            bool | None, Field(description="true: only tasks with a due date; false: without.")
-        ] = None,
-        overdue: Annotated[
-            bool | None,
-            Field(description="true: only open tasks whose due time has passed; false: the rest."),
-        ] = None,
-        series_id: Annotated[
-            uuid.UUID | None,
-            Field(description="Only the completed occurrences of this recurring task."),
-        ] = None,
-        sort: Annotated[
-            TaskSort,
-            Field(
-                description="A field to sort by; a leading `-` sorts descending. `due` sorts by "
-                "due time, tasks without one last."
-            ),
-        ] = "-created_at",
-        page: Annotated[int, Field(ge=1, le=1_000_000)] = 1,
-        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        status: Status = "all",
+        search: Search = None,
+        priority: PriorityFilter = None,
+        tag: TagFilter = [],  # noqa: B006 - pydantic copies defaults
+        due_after: DueAfter = None,
+        due_before: DueBefore = None,
+        has_due: HasDue = None,
+        overdue: Overdue = None,
+        series_id: SeriesId = None,
+        sort: Sort = "-created_at",
+        page: Page = 1,
+        limit: Limit = 20,
     ) -> TaskPage:
         """List your tasks, newest first unless `sort` says otherwise, one page at a time.
-        `status` is `active` for open tasks and `completed` for done ones; the other arguments
-        narrow the list further. The result says how many tasks match in all (`total`) and
-        whether another page follows (`has_more`)."""
+        Every argument is optional; each one given narrows the list. The result says how many
+        tasks match in all (`total`) and whether another page follows (`has_more`)."""
         query = _validated(
             TaskQuery,
             status=status,
@@ -157,12 +145,10 @@ class TaskTools:
         )
         return TaskPublic.model_validate(task)
 
-    async def create_task(self, task: TaskCreate) -> TaskPublic:
-        """Create a task. Only `title` is required; `priority` is `Medium` unless given.
-        `due_date` (YYYY-MM-DD) with an optional `due_time` (HH:MM) is in `time_zone` (an IANA
-        name; left out: the user's zone). `recurrence` is an RFC 5545 RRULE such as
-        `FREQ=WEEKLY;BYDAY=MO` and needs a `due_date`; `remind_at` is an instant with a UTC
-        offset; `tags` are short labels."""
+    async def create_task(self, task: NewTask) -> TaskPublic:
+        """Create a task and return it. Only `title` is required. A task may be due on a day
+        (`due_date`), at a time (`due_time`) in a time zone, repeat (`recurrence`, an RRULE),
+        remind the user (`remind_at`) and carry `tags`."""
         owner_id = current_caller().user_id
         created = await self._write(
             lambda connection: service.create_task(
@@ -171,30 +157,39 @@ class TaskTools:
         )
         return TaskPublic.model_validate(created)
 
-    async def update_task(self, task_id: TaskId, changes: TaskPatch) -> TaskPublic:
-        """Change some fields of a task: only the fields in `changes` are changed (send null to
-        clear `description`, `due_date`, `due_time`, `time_zone`, `recurrence` or `remind_at`;
-        `tags` replaces the whole list). Setting `completed` to true on a recurring task
-        completes its current occurrence, as `complete_task` does. Returns the task as it is
-        now."""
-        return await self._patch(task_id, changes)
+    async def update_task(
+        self, task_id: TaskId, changes: TaskChanges, expected_version: ExpectedVersion = None
+    ) -> TaskPublic:
+        """Change some members of a task: only those in `changes` change. Setting `completed`
+        to true on a recurring task completes its current occurrence, as `complete_task` does.
+        Returns the task as it is now."""
+        return await self._patch(task_id, changes, expected_version)
 
-    async def complete_task(self, task_id: TaskId) -> TaskPublic:
-        """Mark a task done. A recurring task instead records the occurrence as a completed
-        copy and moves on to its next due date (it stays open); when its rule has no further
-        date, it is simply completed. Returns the task as it is now."""
-        return await self._patch(task_id, TaskPatch(completed=True))
+    async def complete_task(
+        self, task_id: TaskId, expected_version: ExpectedVersion = None
+    ) -> TaskPublic:
+        """Mark a task done and return it. A recurring task instead keeps the occurrence as a
+        completed copy (listed with `series_id` = this task's id) and moves on to its next due
+        date, staying open; when its rule has no further date, it is simply completed."""
+        return await self._patch(task_id, TaskPatch(completed=True), expected_version)
 
-    async def reopen_task(self, task_id: TaskId) -> TaskPublic:
+    async def reopen_task(
+        self, task_id: TaskId, expected_version: ExpectedVersion = None
+    ) -> TaskPublic:
         """Mark a done task as not done again. Returns the task as it is now."""
-        return await self._patch(task_id, TaskPatch(completed=False))
+        return await self._patch(task_id, TaskPatch(completed=False), expected_version)
 
-    async def delete_task(self, task_id: TaskId) -> Deleted:
+    async def delete_task(
+        self, task_id: TaskId, expected_version: ExpectedVersion = None
+    ) -> Deleted:
         """Delete a task for good (the completed copies of a recurring task stay)."""
         owner_id = current_caller().user_id
         await self._write(
             lambda connection: service.delete_task(
-                connection=connection, owner_id=owner_id, task_id=task_id
+                connection=connection,
+                owner_id=owner_id,
+                task_id=task_id,
+                if_match=_versions(expected_version),
             )
         )
         return Deleted(deleted=task_id)
@@ -208,11 +203,17 @@ class TaskTools:
         )
         return TagList(tags=[TagPublic.model_validate(tag) for tag in tags])
 
-    async def _patch(self, task_id: uuid.UUID, changes: TaskPatch) -> TaskPublic:
+    async def _patch(
+        self, task_id: uuid.UUID, changes: TaskPatch, expected_version: int | None
+    ) -> TaskPublic:
         owner_id = current_caller().user_id
         task = await self._write(
             lambda connection: service.patch_task(
-                connection=connection, owner_id=owner_id, task_id=task_id, data=changes
+                connection=connection,
+                owner_id=owner_id,
+                task_id=task_id,
+                data=changes,
+                if_match=_versions(expected_version),
             )
         )
         return TaskPublic.model_validate(task)
@@ -232,6 +233,11 @@ class TaskTools:
                 if connection.in_transaction():
                     await connection.commit()
                 return result
+        except PreconditionFailed as error:
+            raise ToolError(
+                f"The task was changed meanwhile: it is at version {error.current_version} "
+                "now. Nothing was changed; get it again before deciding."
+            ) from None
         except AppError as error:  # task not found, and the like
             raise ToolError(error.message) from None
         except InvalidField as error:  # valid alone, not for this task (e.g. needs due_date)
@@ -240,6 +246,11 @@ class TaskTools:
             if is_unavailable(exc):
                 raise ToolError(DatabaseUnavailable.detail) from None
             raise  # the SDK logs it and answers "Error executing tool", no details
+
+
+def _versions(expected_version: int | None) -> list[int] | None:
+    """`expected_version` as the service's If-Match: None, no precondition."""
+    return None if expected_version is None else [expected_version]
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
