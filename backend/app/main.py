@@ -19,6 +19,8 @@ from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logs import configure_logging
 from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
+from app.mcp import router as mcp_router
+from app.mcp.server import create_mcp
 from app.service import router as service_router
 from app.tasks import router as tasks_router
 from app.tasks import tags_router
@@ -26,6 +28,9 @@ from app.tasks import tags_router
 DESCRIPTION = """
 A multi-user Todo API. Register or log in under **auth**, then press **Authorize** and paste
 the `access_token`. Every error body carries `detail`, and `code` except for 422s.
+
+Scripts and AI assistants use a personal access token (`POST /api/auth/tokens`) as the bearer
+token, here and at the MCP server at `/mcp` (Model Context Protocol, Streamable HTTP).
 """
 
 
@@ -35,13 +40,16 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     engine = engine or create_engine(settings)
     better_auth = BetterAuthVerifier(settings) if settings.better_auth_enabled else None
     database = create_database(engine, settings)
+    mcp = create_mcp(settings=settings, database=database, better_auth=better_auth)
     # Upkeep in every worker, at start and then periodically (app.core.background).
     jobs = BackgroundJobs([session_cleanup_job(database)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await jobs.start()
-        yield
+        # A mounted app's lifespan does not run: ours enters the MCP session manager.
+        async with mcp.session_manager.run():
+            yield
         await jobs.stop()
         if better_auth is not None:
             await better_auth.aclose()
@@ -81,6 +89,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(tags_router.router)
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
+    app.include_router(mcp_router.create_router(settings))
+    app.router.routes.append(mcp.route)
 
     app.add_middleware(HeadMiddleware)
     app.add_middleware(
@@ -88,12 +98,15 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        # The Mcp-* headers: for MCP clients that run in a browser.
         allow_headers=[
             "Authorization",
             "Content-Type",
             "X-Request-ID",
             "If-Match",
             "If-None-Match",
+            "Mcp-Protocol-Version",
+            "Mcp-Session-Id",
         ],
         expose_headers=[
             "X-Total-Count",
@@ -102,6 +115,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "X-Request-ID",
             "Retry-After",
             "ETag",
+            "WWW-Authenticate",
+            "Mcp-Session-Id",
         ],
         max_age=600,
     )

@@ -1,7 +1,14 @@
 """Every table, imported in one place so that `Base.metadata` knows them all (Alembic, tests)."""
 
-from app.accounts.models import AuthSession, RefreshToken, User
+from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
 from app.tasks.models import Task
 
-__all__ = ["AuthSession", "Base", "RefreshToken", "Task", "User"]
+__all__ = [
+    "AuthSession",
+    "Base",
+    "PersonalAccessToken",
+    "RefreshToken",
+    "Task",
+    "User",
+]

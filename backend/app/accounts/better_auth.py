@@ -252,7 +252,9 @@ class BetterAuthVerifier:
             min_refetch=min_refetch,
         )
 
-    async def verify(self, token: str) -> Identity:
+    async def verify(self, token: str, *, audience: str | list[str] | None = None) -> Identity:
+        """The token's identity, once its signature, issuer, audience (the frontend's, unless
+        `audience` names another, such as the MCP resource) and expiry check out."""
         algorithm, kid = _signing_header(token)
         key = await self.keys.get(kid)
         if key.algorithm_name != algorithm:
@@ -263,7 +265,7 @@ class BetterAuthVerifier:
                 key,
                 algorithms=[key.algorithm_name],
                 issuer=self.config.issuer,
-                audience=self.config.audience,
+                audience=self.config.audience if audience is None else audience,
                 leeway=LEEWAY_SECONDS,
                 options={"require": REQUIRED_CLAIMS, "enforce_minimum_key_length": True},
             )
@@ -273,11 +275,21 @@ class BetterAuthVerifier:
             raise TokenInvalid() from None
         return identity_from_claims(claims)
 
-    async def authenticate(self, token: str, *, connection: AsyncConnection) -> UserPublic:
+    async def authenticate(
+        self,
+        token: str,
+        *,
+        connection: AsyncConnection,
+        audience: str | list[str] | None = None,
+    ) -> UserPublic:
         """The local user linked to the token's (issuer, sub): created on first sight, with
         email and name refreshed from later tokens. Never merged with a password account."""
         # Verify first: it may wait on the JWKS, and no database transaction is open yet.
-        identity = await self.verify(token)
+        identity = await self.verify(token, audience=audience)
+        return await self.linked_user(identity, connection=connection)
+
+    async def linked_user(self, identity: Identity, *, connection: AsyncConnection) -> UserPublic:
+        """The local user of a verified identity (see `authenticate`)."""
         issuer = self.config.issuer
         user = await queries.get_external_user(
             connection=connection, issuer=issuer, subject=identity.subject

@@ -65,3 +65,18 @@ AUTH_ERRORS: tuple[type[AppError], ...] = (
     SessionRevoked,
     AuthProviderUnavailable,
 )
+
+
+class PersonalTokenForbidden(AppError):
+    status_code = 403
+    code = "personal_token_forbidden"
+    detail = (
+        "A personal access token cannot manage personal access tokens; "
+        "sign in with your account instead."
+    )
+
+
+class PersonalTokenNotFound(AppError):
+    status_code = 404
+    code = "token_not_found"
+    detail = "Personal access token not found."

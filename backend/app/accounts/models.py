@@ -63,3 +63,21 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when the token is exchanged; presenting it again afterwards means it was stolen.
     used_at: Mapped[datetime | None]
+
+
+class PersonalAccessToken(Base):
+    """A long-lived bearer token for scripts and AI assistants, kept only as its SHA-256.
+    Revoking deletes the row, so the next request with it finds nothing, on every instance."""
+
+    __tablename__ = "personal_access_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    # Written at most once a minute per token (see `personal_tokens.LAST_USED_PRECISION`).
+    last_used_at: Mapped[datetime | None]

@@ -1,15 +1,18 @@
-"""/api/auth: register, login, refresh, logout, me."""
+"""/api/auth: register, login, refresh, logout, me; personal access tokens."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from app.accounts import service
-from app.accounts.dependencies import CurrentUser
+from app.accounts import personal_tokens, service
+from app.accounts.dependencies import CredentialManager, CurrentUser
 from app.accounts.errors import (
     AUTH_ERRORS,
     EmailTaken,
     InvalidCredentials,
+    PersonalTokenForbidden,
+    PersonalTokenNotFound,
     RateLimited,
     SessionRevoked,
     TokenExpired,
@@ -18,6 +21,9 @@ from app.accounts.errors import (
 from app.accounts.schemas import (
     AuthResponse,
     LoginRequest,
+    PersonalTokenCreate,
+    PersonalTokenCreated,
+    PersonalTokenPublic,
     RefreshRequest,
     RegisterRequest,
     UserPublic,
@@ -99,3 +105,50 @@ async def update_me(data: UserUpdate, user: CurrentUser, connection: ConnectionD
     """Change the signed-in user's `name` and/or `time_zone`. A new zone moves `due_at` of every
     dated task that has no `time_zone` of its own."""
     return await service.update_profile(connection=connection, user=user, data=data)
+
+
+# Personal access tokens: managed only with a sign-in credential, never with one of themselves.
+TOKEN_MANAGEMENT_ERRORS = (*AUTH_ERRORS, PersonalTokenForbidden)
+
+
+@router.post(
+    "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(*TOKEN_MANAGEMENT_ERRORS, *BODY_ERRORS),
+)
+async def create_personal_token(
+    data: PersonalTokenCreate,
+    user: CredentialManager,
+    connection: ConnectionDep,
+    response: Response,
+) -> PersonalTokenCreated:
+    """Create a personal access token for scripts and AI assistants. The token is in this
+    response only: it is stored as a hash."""
+    response.headers.update(NO_STORE)
+    token = await personal_tokens.create_personal_token(
+        connection=connection, owner_id=user.id, data=data
+    )
+    return PersonalTokenCreated.model_validate(token)
+
+
+@router.get("/tokens", responses=responses(*TOKEN_MANAGEMENT_ERRORS))
+async def list_personal_tokens(
+    user: CredentialManager, connection: ConnectionDep
+) -> list[PersonalTokenPublic]:
+    """Your personal access tokens, newest first (never the tokens themselves)."""
+    tokens = await personal_tokens.list_personal_tokens(connection=connection, owner_id=user.id)
+    return [PersonalTokenPublic.model_validate(token) for token in tokens]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(*TOKEN_MANAGEMENT_ERRORS, PersonalTokenNotFound),
+)
+async def revoke_personal_token(
+    token_id: uuid.UUID, user: CredentialManager, connection: ConnectionDep
+) -> None:
+    """Revoke a personal access token: it stops working with the next request."""
+    await personal_tokens.revoke_personal_token(
+        connection=connection, owner_id=user.id, token_id=token_id
+    )

@@ -102,3 +102,29 @@ class AuthResponse(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the access token expires.")
     user: UserPublic
+
+
+class PersonalTokenCreate(Body):
+    name: Name = Field(description="What the token is for, e.g. `Claude Desktop`.")
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="Days until the token stops working; left out: never."
+    )
+
+
+class PersonalTokenPublic(BaseModel):
+    """A personal access token as listed: never the token itself."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="Set at the first use, then kept accurate to a minute."
+    )
+
+
+class PersonalTokenCreated(PersonalTokenPublic):
+    token: str = Field(
+        description="The bearer token, shown only in this response: store it now. It works on "
+        "the task routes, `/api/auth/me` and `/mcp`."
+    )

@@ -3,7 +3,7 @@ indexed lookup or inside a task read's statement."""
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,14 +14,19 @@ from app.accounts.schemas import UserPublic
 from app.core.models import utcnow
 from app.core.statements import Statement, fetch_all
 
+# What kind of bearer token the caller presented.
+Credential = Literal["access_token", "better_auth", "personal_token"]
+
 
 @dataclass(frozen=True)
 class Caller:
     """Whom a verified token speaks for. `session_id` is the session of one of our access
-    tokens, not checked yet; None for a Better Auth user, whose token leaves nothing to check."""
+    tokens, not checked yet; None for a Better Auth user or a personal access token, which are
+    fully checked when verified."""
 
     user_id: uuid.UUID
     session_id: uuid.UUID | None
+    credential: Credential = "access_token"
 
 
 # The user and session behind one of our access tokens, by primary keys.

@@ -6,6 +6,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse
 from pydantic import Field, field_validator, model_validator
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     better_auth_issuer: str | None = None
     better_auth_audience: str | None = None
 
+    # The public URL of the MCP endpoint: the audience OAuth tokens for it must carry, and what
+    # its metadata and Host checks name. Default: http://{HOST}:{PORT}/mcp (see `mcp_resource`).
+    mcp_resource_url: str | None = None
+
     rate_limit_storage_url: str | None = None
     login_rate_limit: str = "5/minute"
     register_rate_limit: str = "20/hour"
@@ -81,6 +86,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("mcp_resource_url")
+    @classmethod
+    def _check_resource_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ValueError(
+                f"expected an http(s) URL such as https://api.example.com/mcp, got {value!r}"
+            )
+        if parsed.query or parsed.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")
 
     @field_validator("login_rate_limit", "register_rate_limit")
     @classmethod
@@ -114,6 +133,14 @@ class Settings(BaseSettings):
     @property
     def better_auth_enabled(self) -> bool:
         return bool(self.better_auth_url)
+
+    @property
+    def mcp_resource(self) -> str:
+        """MCP_RESOURCE_URL, or the URL the MCP endpoint has where this process listens."""
+        if self.mcp_resource_url:
+            return self.mcp_resource_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/mcp"
 
     @cached_property
     def login_limit(self) -> RateLimitItem:

@@ -64,6 +64,22 @@ async function rotate() {
   return { kid: key.id, keys: db.jwks.length };
 }
 
+async function readJson(req) {
+  let body = "";
+  for await (const chunk of req) body += chunk;
+  return JSON.parse(body || "{}");
+}
+
+// An access token for another resource (e.g. an MCP server), as an OAuth provider plugin on top
+// of jwt() issues one: signed with the same JWKS keys, `aud` = the resource the client asked for.
+async function resourceToken({ userId, audience }) {
+  const user = db.user.find((u) => u.id === userId);
+  if (!user) throw new Error(`unknown user ${userId}`);
+  const payload = { sub: user.id, email: user.email, name: user.name, azp: "test-mcp-client", aud: audience };
+  const { token } = await auth.api.signJWT({ body: { payload } });
+  return { token };
+}
+
 server.on("request", async (req, res) => {
   const path = new URL(req.url, url).pathname;
   try {
@@ -80,6 +96,8 @@ server.on("request", async (req, res) => {
       return sendJson(res, 200, { down: false });
     } else if (path === "/test/jwks-hits" && req.method === "GET") {
       return sendJson(res, 200, { hits: jwksHits });
+    } else if (path === "/test/resource-token" && req.method === "POST") {
+      return sendJson(res, 200, await resourceToken(await readJson(req)));
     } else if (path.startsWith("/test/")) {
       return sendJson(res, 404, { error: "unknown test endpoint" });
     }

@@ -218,6 +218,13 @@ class BetterAuthIssuer:
             raise BetterAuthError("get-session returned no set-auth-jwt header")
         return str(token)
 
+    def resource_token(self, user: BetterAuthUser, audience: str) -> str:
+        """A JWT for another resource (`aud` = `audience`), signed with the issuer's keys, as an
+        OAuth provider built on the jwt plugin issues one (e.g. for an MCP server)."""
+        body = {"userId": user.id, "audience": audience}
+        response = self._request("POST", "/test/resource-token", json_body=body)
+        return str(response.json()["token"])
+
     def jwks(self) -> dict[str, Any]:
         """The JWKS document (counts as a JWKS hit)."""
         data: dict[str, Any] = self._request("GET", "/api/auth/jwks").json()
