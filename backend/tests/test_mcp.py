@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -394,6 +395,16 @@ async def test_mcp_answers_at_its_exact_path(client: httpx.AsyncClient, token: s
     assert response.status_code == 200
     assert {tool["name"] for tool in response.json()["result"]["tools"]} == TOOLS
     assert (await client.put("/mcp", json=LIST_TOOLS, headers=headers)).status_code == 405
+
+
+async def test_get_and_head_on_mcp_answer_at_once(client: httpx.AsyncClient, token: str) -> None:
+    """A stateless server has nothing to push: no event stream that would stay open forever."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    for method in ("GET", "HEAD", "DELETE"):
+        with anyio.fail_after(5):
+            response = await client.request(method, "/mcp", headers=headers)
+        assert response.status_code == 405, method
+        assert response.headers["Allow"] == "POST"
 
 
 async def test_logging_out_does_not_end_personal_tokens(

@@ -52,5 +52,8 @@ def create_mcp(
         transport_security=transport_security(settings),
         max_request_body_size=settings.max_body_bytes,
     )
-    route = Route(MCP_PATH, McpEndpoint(app), methods=["GET", "POST", "DELETE"])
+    # POST only. Stateless, the server never has anything to push on the optional GET stream
+    # (which would stay open doing nothing) and no session to DELETE: both answer 405, as the
+    # Streamable HTTP transport allows, and clients then carry on with POSTs.
+    route = Route(MCP_PATH, McpEndpoint(app), methods=["POST"])
     return McpService(route=route, session_manager=server.session_manager)
