@@ -17,6 +17,9 @@ from app.core.errors import install_error_handlers
 from app.core.logs import configure_logging
 from app.core.middleware import JSONCORSMiddleware, RequestContextMiddleware
 from app.service import router as service_router
+from app.sync import router as sync_router
+from app.sync.hub import EventHub
+from app.sync.news import NewsMiddleware
 from app.tasks import router as tasks_router
 
 DESCRIPTION = """
@@ -34,6 +37,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await app.state.events.aclose()
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
@@ -49,12 +53,14 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         openapi_tags=[
             {"name": "auth", "description": "Accounts, sessions and tokens."},
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
+            {"name": "events", "description": "Live task changes (Server-Sent Events)."},
             {"name": "service", "description": "Liveness and database reachability."},
         ],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.database = create_database(engine, settings)
+    app.state.events = EventHub(app.state.database, settings.events_broker_url)
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),
@@ -63,18 +69,35 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.better_auth = better_auth
 
     install_error_handlers(app)
-    # Routes are matched in order: the task routes, which most requests go to, come first.
+    # Routes are matched in order: the task routes, which most requests go to, come first
+    # (`/api/tasks/sync` before `/api/tasks/{task_id}`).
+    app.include_router(sync_router.router)
     app.include_router(tasks_router.router)
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
 
+    # Innermost: a write's news goes out once its response starts, after its commit.
+    app.add_middleware(NewsMiddleware, announce=app.state.events.announce)
     app.add_middleware(
         JSONCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Total-Count", "Link", "Location", "X-Request-ID", "Retry-After"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            "Idempotency-Key",
+            "Last-Event-ID",
+        ],
+        expose_headers=[
+            "X-Total-Count",
+            "Link",
+            "Location",
+            "X-Request-ID",
+            "Retry-After",
+            "Idempotency-Replayed",
+        ],
         max_age=600,
     )
     # Outermost: every response, errors and CORS preflights included, gets its request id.

@@ -2,6 +2,16 @@
 
 from app.accounts.models import AuthSession, RefreshToken, User
 from app.core.models import Base
+from app.sync.models import EventTicket, IdempotencyKey, TaskChange
 from app.tasks.models import Task
 
-__all__ = ["AuthSession", "Base", "RefreshToken", "Task", "User"]
+__all__ = [
+    "AuthSession",
+    "Base",
+    "EventTicket",
+    "IdempotencyKey",
+    "RefreshToken",
+    "Task",
+    "TaskChange",
+    "User",
+]

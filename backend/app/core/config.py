@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     better_auth_audience: str | None = None
 
     rate_limit_storage_url: str | None = None
+    # redis://... : instances tell each other which users' change logs grew (app.sync.broker).
+    events_broker_url: str | None = None
     login_rate_limit: str = "5/minute"
     register_rate_limit: str = "20/hour"
 

@@ -11,6 +11,7 @@ from app.accounts.dependencies import CurrentUser, TaskReader
 from app.accounts.errors import AUTH_ERRORS
 from app.core.database import ConnectionDep
 from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
+from app.sync.idempotency import IdempotencyKeyHeader, creation_responses, run_idempotently
 from app.tasks import queries
 from app.tasks.errors import TaskNotFound
 from app.tasks.pagination import set_paging_headers
@@ -90,18 +91,35 @@ async def list_tasks(
     return response
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(*BODY_ERRORS))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TaskPublic,
+    responses={**responses(*BODY_ERRORS), **creation_responses()},
+)
 async def create_task(
     data: TaskCreate,
     user: CurrentUser,
     connection: ConnectionDep,
     request: Request,
-    response: Response,
-) -> TaskPublic:
-    """Create a task."""
-    task = await queries.create_task(connection=connection, owner_id=user.id, data=data)
-    response.headers["Location"] = str(request.url_for("get_task", task_id=task["id"]))
-    return TaskPublic.model_validate(task)
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Create a task. With `Idempotency-Key`, a retry returns the first response."""
+
+    async def create() -> Response:
+        task = await queries.create_task(connection=connection, owner_id=user.id, data=data)
+        location = str(request.url_for("get_task", task_id=task["id"]))
+        body = TaskPublic.model_validate(task).model_dump_json()
+        return Response(body, 201, headers={"Location": location}, media_type="application/json")
+
+    # sync hook: idempotency keys (app.sync.idempotency)
+    return await run_idempotently(
+        connection=connection,
+        user_id=user.id,
+        key=idempotency_key,
+        body=data.model_dump(mode="json"),
+        create=create,
+    )
 
 
 @router.get("/{task_id}", responses=responses(TaskNotFound))
