@@ -40,7 +40,7 @@ typecheck: $(SYNCED)
 
 check: lint typecheck test
 
-bench: $(SYNCED) ## Load benchmark against PostgreSQL (see bench/README.md)
+bench: $(SYNCED) ## Load benchmark: PostgreSQL beside a raw reference, and SQLite as `make run` serves it (see bench/README.md)
 	cd $(ROOT) && $(PY) bench/run.py
 
 $(UV):

@@ -1,32 +1,39 @@
-"""The benchmark's reference: the least a task-list request fundamentally needs, on the same stack.
+"""The benchmark's raw reference: the least a task-list request fundamentally needs.
 
-GET /api/tasks verifies an HS256 JWT with PyJWT, runs one indexed SELECT of the user's 20 newest
-tasks through SQLAlchemy's async core on asyncpg (same pool size, overflow, timeout and recycle
-as the service), and serialises the rows to JSON. No session lookup, no count, no ORM, no
-transaction (AUTOCOMMIT: the SELECT is the only round trip), no access log.
+GET /api/tasks verifies an HS256 JWT with PyJWT and runs one indexed SELECT of the user's 20
+newest tasks on asyncpg directly (no SQLAlchemy): a fixed pool per worker, asyncpg's own
+prepared-statement cache, autocommit and no reset query on release, so one round trip. The rows
+are serialised with orjson. No session check, no count, no paging headers, no middleware, no
+access log.
+
+It reads its own table, `reference_tasks`, which bench/seed.py fills with the same rows as
+`tasks` in the cheapest schema for what the list returns: every column of the v2 `Task`
+(due dates, recurrence, reminders, series, version) and the tags as a `text[]` in the same row,
+so that tags come with each task in the same statement.
 
 bench/run.py starts it with the service's worker count:
-    REF_DATABASE_URL=postgresql+asyncpg://... REF_JWT_SECRET=... REF_PORT=8001 WORKERS=2 \
+    REF_DATABASE_URL=postgresql://... REF_JWT_SECRET=... REF_PORT=8001 WORKERS=2 \
         python bench/reference_app.py
 """
 
-import json
 import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import jwt
+import orjson
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 PRIORITIES = {1: "High", 2: "Medium", 3: "Low"}
-PAGE = text(
-    "SELECT id, user_id, title, description, completed, priority, created_at, updated_at"
-    " FROM tasks WHERE user_id = :user_id ORDER BY created_at DESC, id DESC LIMIT 20"
+# The members of the v2 `Task`, in its order (API.md).
+PAGE = (
+    "SELECT id, user_id, title, description, completed, priority, created_at, updated_at,"
+    " due_date, due_time, time_zone, due_at, recurrence, remind_at, reminded_at, tags, series_id, version"
+    " FROM reference_tasks WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20"
 )
 UNAUTHORIZED = Response(
     b'{"detail":"The token is invalid.","code":"token_invalid"}',
@@ -36,24 +43,30 @@ UNAUTHORIZED = Response(
 )
 
 
+async def keep_session(connection: asyncpg.Connection) -> None:
+    pass
+
+
 def create_app() -> FastAPI:
     env = os.environ
     secret = env["REF_JWT_SECRET"]
-    engine = create_async_engine(
-        env["REF_DATABASE_URL"],
-        pool_size=int(env.get("REF_POOL_SIZE", "10")),
-        max_overflow=int(env.get("REF_MAX_OVERFLOW", "10")),
-        pool_timeout=float(env.get("REF_POOL_TIMEOUT", "5")),
-        pool_recycle=1800,
-        pool_pre_ping=env.get("REF_PRE_PING") == "1",
-        isolation_level="AUTOCOMMIT",
-        connect_args={"server_settings": {"application_name": "todo-bench-ref", "timezone": "UTC"}},
-    )
+    pool_size = int(env.get("REF_POOL_SIZE", "20"))
+    pools: list[asyncpg.Pool] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(
+            env["REF_DATABASE_URL"],
+            min_size=pool_size,
+            max_size=pool_size,
+            server_settings={"application_name": "todo-bench-ref", "timezone": "UTC"},
+            # asyncpg's default reset (UNLISTEN, RESET ALL, ...) is a second round trip on every
+            # release; a connection that only ever runs this SELECT has nothing to reset.
+            reset=keep_session,
+        )
+        pools.append(pool)
         yield
-        await engine.dispose()
+        await pool.close()
 
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
 
@@ -67,22 +80,14 @@ def create_app() -> FastAPI:
             return UNAUTHORIZED
         if scheme.lower() != "bearer":
             return UNAUTHORIZED
-        async with engine.connect() as connection:
-            rows = (await connection.execute(PAGE, {"user_id": user_id})).all()
-        body = [
-            {
-                "id": str(row.id),
-                "user_id": str(row.user_id),
-                "title": row.title,
-                "description": row.description,
-                "completed": row.completed,
-                "priority": PRIORITIES[row.priority],
-                "created_at": row.created_at.isoformat(),
-                "updated_at": row.updated_at.isoformat(),
-            }
-            for row in rows
-        ]
-        return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+        rows = await pools[0].fetch(PAGE, user_id)
+        body = []
+        for row in rows:
+            task = dict(row)
+            task["priority"] = PRIORITIES[task["priority"]]
+            body.append(task)
+        # UTC instants end in "Z" as the service writes them; asyncpg's UUIDs go through str().
+        return Response(orjson.dumps(body, default=str, option=orjson.OPT_UTC_Z), media_type="application/json")
 
     return app
 
