@@ -14,7 +14,7 @@ from app.accounts.models import User
 from app.core.models import utcnow
 from app.sync.changelog import prune_changes
 from app.sync.models import TaskChange
-from tests.conftest import bearer, register
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -100,7 +100,8 @@ async def test_paging_is_bounded_by_limit(client: httpx.AsyncClient, auth_header
     for n in range(5):
         await create(client, auth_headers, f"task {n}")
     first = await sync(client, auth_headers, limit=2)
-    assert len(first["tasks"]) == 2 and first["has_more"] is True
+    assert len(first["tasks"]) == 2
+    assert first["has_more"] is True
     cursor = first["cursor"]
     for n in range(3):
         await create(client, auth_headers, f"more {n}")
