@@ -116,7 +116,7 @@ async def claim(
         row = (await connection.execute(select(IdempotencyKey).where(owned))).one_or_none()
         if row is None:
             continue
-        stored = row.IdempotencyKey
+        stored = row
         if stored.created_at <= now - KEY_LIFETIME:  # expired, not cleaned up yet: start over
             expired = and_(owned, IdempotencyKey.created_at == stored.created_at)
             reset = {**fresh, "status_code": None, "body": None, "location": None, "etag": None}
