@@ -71,9 +71,7 @@ async def stream_caller(
     request: Request,
     connection: ConnectionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    ticket: Annotated[
-        str | None, Query(max_length=200, description="From `POST /api/events/ticket`.")
-    ] = None,
+    ticket: Annotated[str | None, Query(description="From `POST /api/events/ticket`.")] = None,
 ) -> Caller:
     """The bearer token, or else a ticket. Access tokens are never taken from the URL."""
     if credentials is not None:
