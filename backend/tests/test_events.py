@@ -6,7 +6,6 @@ at logout on every instance."""
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx

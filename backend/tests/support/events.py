@@ -4,6 +4,7 @@ parses what arrives (events and comment lines) in a background task."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -92,10 +93,8 @@ class EventStream:
     async def close(self) -> None:
         if self._reader is not None:
             self._reader.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
-            except (asyncio.CancelledError, Exception):
-                pass
         if self.response is not None:
             await self.response.aclose()
 
