@@ -2,13 +2,14 @@
 
 How a write records itself (every task write, whatever its entry point):
 
-1. `lock_changes` first: `SELECT users.change_seq ... FOR NO KEY UPDATE` takes the user's row
-   lock and reads the counter. Lock order is always user counter, then task rows, so two writes
-   of one user never deadlock. (On SQLite every write transaction is `BEGIN IMMEDIATE`: writes
-   are serialised database-wide already.)
+1. Lock the user's row first (`lock_changes`, or the tasks domain's `lock_owner`: `SELECT ...
+   FROM users ... FOR NO KEY UPDATE`). Lock order is always user, then task rows, so two
+   writes of one user never deadlock. (On SQLite every write transaction is `BEGIN IMMEDIATE`:
+   writes are serialised database-wide already.)
 2. Change the task rows.
-3. `ChangeRecorder.record(...)`: the next numbers go to `task_changes(user_id, seq, task_id,
-   kind, at)` and `users.change_seq` is set to the last one, in the writing transaction.
+3. `record_change(...)`: `UPDATE users SET change_seq = change_seq + n ... RETURNING` hands out
+   the next numbers, and `task_changes(user_id, seq, task_id, kind, at)` gets one entry per
+   task changed, in the writing transaction.
 
 Why a cursor "everything after seq N" can never skip a change
 -------------------------------------------------------------
@@ -16,14 +17,15 @@ The classic trap is a number (a global sequence, a timestamp) taken *before* com
 takes 7, writer B takes 8 and commits first, a reader sees 8 and moves its cursor past 7; then
 A commits 7 behind the reader's back, and the reader never sees it.
 
-Here the number is taken under the user's row lock, which is held until commit or rollback.
-Writer B cannot read the counter, let alone take 8, until writer A has committed 7 (or rolled
-back, which also undoes its bump, so 7 is handed out again). So for one user, the commit of the
-transaction holding seq n happens before seq n+1 is even assigned. Any snapshot a reader takes
-therefore holds a *prefix* of that user's log: if it sees seq n+1, it sees every seq <= n. A
-cursor is always the largest seq a reader saw (or the counter it read), so every change after
-it is either visible to the next read or not yet assigned. Numbers are contiguous: a write that
-records nothing leaves the counter as it was.
+Here the number is taken under the user's row lock (the bump is an UPDATE of that row), which
+is held until commit or rollback. Writer B's bump waits for writer A's lock, so B cannot take 8
+until A has committed 7 (or rolled back, which also undoes its bump, so 7 is handed out again);
+PostgreSQL then re-reads the row, so B gets 8, never a second 7. So for one user, the commit of
+the transaction holding seq n happens before seq n+1 is even assigned. Any snapshot a reader
+takes therefore holds a *prefix* of that user's log: if it sees seq n+1, it sees every seq <= n.
+A cursor is always the largest seq a reader saw (or the counter it read), so every change after
+it is either visible to the next read or not yet assigned. Numbers are contiguous: nothing is
+assigned that is not recorded in the same statement pair.
 
 Readers never lock. A full sync reads the counter *before* it scans the tasks: every change
 that scan could miss commits after the counter was read, so it has a larger seq and the next
@@ -37,7 +39,7 @@ that commits between the two reads is always noticed.
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
@@ -58,43 +60,48 @@ _LOCK_COUNTER = (
 )
 
 
-@dataclass
-class ChangeRecorder:
-    """The write's hold on one user's change log: numbers the changes it records."""
-
-    connection: AsyncConnection
-    user_id: uuid.UUID
-    seq: int
-    recorded: list[int] = field(default_factory=list)
-
-    async def record(self, task_id: uuid.UUID, kind: ChangeKind) -> int:
-        """Record one change to one task; returns its seq (the cursor just after it)."""
-        return await self.record_many([task_id], kind)
-
-    async def record_many(self, task_ids: Sequence[uuid.UUID], kind: ChangeKind) -> int:
-        """Record the same kind of change to several tasks (a bulk write), in order."""
-        if not task_ids:
-            return self.seq
-        at = utcnow()
-        first = self.seq + 1
-        rows = [
-            {"user_id": self.user_id, "seq": first + n, "task_id": task_id, "kind": kind, "at": at}
-            for n, task_id in enumerate(task_ids)
-        ]
-        await self.connection.execute(insert(TaskChange), rows)
-        self.seq += len(task_ids)
-        await self.connection.execute(
-            update(User).where(User.id == self.user_id).values(change_seq=self.seq)
-        )
-        self.recorded.extend(range(first, self.seq + 1))
-        note_news(self.user_id)
-        return self.seq
+async def lock_changes(*, connection: AsyncConnection, user_id: uuid.UUID) -> None:
+    """Take the user's change-log lock: the first step of a write, before any task row."""
+    await connection.execute(_LOCK_COUNTER, {"user_id": user_id})
 
 
-async def lock_changes(*, connection: AsyncConnection, user_id: uuid.UUID) -> ChangeRecorder:
-    """Take the user's change-log lock (before any task row) and return the recorder."""
-    seq = (await connection.execute(_LOCK_COUNTER, {"user_id": user_id})).scalar_one()
-    return ChangeRecorder(connection, user_id, seq)
+async def record_change(
+    *, connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID, kind: ChangeKind
+) -> int:
+    """Record one change to one of the user's tasks, in the writing transaction; returns its
+    seq (the cursor just after it)."""
+    return await record_changes(
+        connection=connection, user_id=user_id, task_ids=[task_id], kind=kind
+    )
+
+
+async def record_changes(
+    *,
+    connection: AsyncConnection,
+    user_id: uuid.UUID,
+    task_ids: Sequence[uuid.UUID],
+    kind: ChangeKind,
+) -> int:
+    """Record the same kind of change to several tasks (a bulk write), in order. The counter's
+    bump takes the user's lock if the write did not take it first (`lock_changes`)."""
+    if not task_ids:
+        raise ValueError("no changes to record")
+    bump = (
+        update(User)
+        .where(User.id == user_id)
+        .values(change_seq=User.change_seq + len(task_ids))
+        .returning(User.change_seq)
+    )
+    last = (await connection.execute(bump)).scalar_one()
+    first = last - len(task_ids) + 1
+    at = utcnow()
+    rows = [
+        {"user_id": user_id, "seq": first + n, "task_id": task_id, "kind": kind, "at": at}
+        for n, task_id in enumerate(task_ids)
+    ]
+    await connection.execute(insert(TaskChange), rows)
+    note_news(user_id)
+    return last
 
 
 # --- reading ---------------------------------------------------------------------------------

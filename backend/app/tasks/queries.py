@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
 from app.core.models import updated_after, utcnow
 from app.core.statements import AnySelect, Statement, fetch_all
-from app.sync.changelog import lock_changes
+from app.sync.changelog import lock_changes, record_change
 from app.tasks.errors import TaskNotFound
 from app.tasks.models import PriorityRank, Task
 from app.tasks.schemas import TaskCreate, TaskPatch, TaskQuery
@@ -162,7 +162,7 @@ async def get_task(*, connection: AsyncConnection, caller: Caller, task_id: uuid
 async def create_task(
     *, connection: AsyncConnection, owner_id: uuid.UUID, data: TaskCreate
 ) -> Record:
-    changes = await lock_changes(connection=connection, user_id=owner_id)  # sync hook
+    await lock_changes(connection=connection, user_id=owner_id)  # sync hook
     now = utcnow()
     task = {
         "id": uuid.uuid4(),
@@ -173,7 +173,9 @@ async def create_task(
     }
     search = search_text(data.title, data.description)
     await connection.execute(insert(Task).values({**task, "search_text": search}))
-    await changes.record(task["id"], "created")  # sync hook
+    await record_change(  # sync hook
+        connection=connection, user_id=owner_id, task_id=task["id"], kind="created"
+    )
     return task
 
 
@@ -185,7 +187,7 @@ async def update_task(
     data: TaskCreate | TaskPatch,
 ) -> Record:
     """PUT (a full TaskCreate/TaskUpdate) or PATCH (only the members that were sent)."""
-    log = await lock_changes(connection=connection, user_id=owner_id)  # sync hook
+    await lock_changes(connection=connection, user_id=owner_id)  # sync hook
     changes = data.model_dump(exclude_unset=isinstance(data, TaskPatch))
     # Locked so that concurrent writes apply one after the other, each on the latest row.
     parameters = {"owner_id": owner_id, "task_id": task_id}
@@ -207,16 +209,20 @@ async def update_task(
         )
     )
     await connection.execute(statement)
-    await log.record(task_id, "updated")  # sync hook
+    await record_change(  # sync hook
+        connection=connection, user_id=owner_id, task_id=task_id, kind="updated"
+    )
     return task
 
 
 async def delete_task(
     *, connection: AsyncConnection, owner_id: uuid.UUID, task_id: uuid.UUID
 ) -> None:
-    changes = await lock_changes(connection=connection, user_id=owner_id)  # sync hook
+    await lock_changes(connection=connection, user_id=owner_id)  # sync hook
     statement = delete(Task).where(Task.user_id == owner_id, Task.id == task_id)
     result = await connection.execute(statement)
     if result.rowcount == 0:
         raise TaskNotFound()
-    await changes.record(task_id, "deleted")  # sync hook
+    await record_change(  # sync hook
+        connection=connection, user_id=owner_id, task_id=task_id, kind="deleted"
+    )
