@@ -23,7 +23,7 @@ from http.client import HTTPConnection
 from typing import Any
 
 from common import CONNECTIONS, DURATION, env_int, say
-from load import Load, Result
+from load import Load, Result, process_cpu
 from server import Server, memory_kb
 
 STREAMS = env_int("BENCH_STREAMS", 1000)
@@ -182,11 +182,15 @@ def run_events(load: Load, app: Server, results: dict[str, Result]) -> dict[str,
     took = time.monotonic() - opened_at
     time.sleep(3)  # let the workers settle
     after = workers_rss_kb(app)
+    cpu_before = sum(process_cpu(pid) for pid in app.workers())
+    time.sleep(10)
+    idle_cpu = (sum(process_cpu(pid) for pid in app.workers()) - cpu_before) / 10
     per_stream = (after - before) / max(fleet.opened, 1)
     say(
         f"  {fleet.opened} streams open in {took:.1f} s ({len(fleet.failed)} refused"
         + (f": {fleet.failed[:3]}" if fleet.failed else "")
-        + f"); workers' RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB, {per_stream:.1f} KiB per stream"
+        + f"); workers' RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB, {per_stream:.1f} KiB per stream; "
+        f"with the streams open and idle the workers use {idle_cpu:.1%} of a core (heartbeats, checks)"
     )
     writer = EventWriter(app.base, tokens)
     try:
@@ -202,6 +206,7 @@ def run_events(load: Load, app: Server, results: dict[str, Result]) -> dict[str,
     summary = {
         "streams": fleet.opened,
         "kib_per_stream": per_stream,
+        "idle_cores": idle_cpu,
         "events": len(from_ack),
         "lost": lost,
         "p50_ack_ms": 1000 * percentile(from_ack, 0.5),

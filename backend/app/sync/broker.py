@@ -40,6 +40,7 @@ class RedisBroker:
         self._tasks: list[asyncio.Task[None]] = []
         self._client: redis.Redis | None = None
         self._last_warning = 0.0
+        self.subscribed = False  # the subscription is live: news from elsewhere arrives
 
     def _connect(self) -> redis.Redis:
         return redis.Redis.from_url(
@@ -86,6 +87,7 @@ class RedisBroker:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(CHANNEL)
+                self.subscribed = True
                 if failures:
                     logger.info("event broker subscription restored")
                     self.on_reconnect()  # catch up on whatever was said while we were away
@@ -98,6 +100,7 @@ class RedisBroker:
                 self._warn("event broker subscription lost: %s", type(exc).__name__)
                 failures += 1
             finally:
+                self.subscribed = False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 with contextlib.suppress(Exception):

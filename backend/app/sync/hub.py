@@ -5,11 +5,13 @@ so the hub keeps no events and a slow stream costs the hub nothing. News arrives
 
 - from this worker's own writes (`announce`, after their commit);
 - from other instances through the broker (Redis pub/sub, when EVENTS_BROKER_URL is set);
-- from a periodic check (every CHECK_SECONDS) of the counters of the users with open streams
-  here, which catches whatever the broker lost or never carried (Redis down, no broker).
+- from a periodic check of the counters of the users with open streams here (one indexed
+  query): every NEWS_CHECK_SECONDS while no broker subscription is live (no broker, Redis down;
+  also the other workers of this instance), every CHECK_SECONDS beside a live one, to catch
+  what it lost.
 
-The same check ends the streams whose session was logged out or expired, on every instance,
-within CHECK_SECONDS plus one read.
+Every CHECK_SECONDS the check also ends the streams whose session was logged out or expired,
+on every instance, within CHECK_SECONDS plus one read.
 """
 
 import asyncio
@@ -31,6 +33,7 @@ from app.sync.errors import TooManyStreams
 logger = logging.getLogger(__name__)
 
 CHECK_SECONDS = 2.0
+NEWS_CHECK_SECONDS = 0.5
 MAX_STREAMS_PER_USER = 10
 
 
@@ -54,10 +57,12 @@ class EventHub:
         *,
         max_streams_per_user: int = MAX_STREAMS_PER_USER,
         check_seconds: float = CHECK_SECONDS,
+        news_check_seconds: float = NEWS_CHECK_SECONDS,
     ) -> None:
         self.database = database
         self.max_streams_per_user = max_streams_per_user
         self.check_seconds = check_seconds
+        self.news_check_seconds = news_check_seconds
         self.streams: dict[uuid.UUID, set[StreamHandle]] = {}
         self.broker = (
             RedisBroker(broker_url, on_news=self.wake_users, on_reconnect=self.wake_all)
@@ -118,23 +123,29 @@ class EventHub:
             self.broker.start()
 
     async def _check_forever(self) -> None:
+        last_full_check = 0.0
         while True:
-            await asyncio.sleep(self.check_seconds)
+            live_broker = self.broker is not None and self.broker.subscribed
+            await asyncio.sleep(self.check_seconds if live_broker else self.news_check_seconds)
             if not self.streams:
                 continue
+            full = time.monotonic() - last_full_check >= self.check_seconds
             try:
-                await self.check()
+                await self.check(sessions=full)
             except Exception as exc:  # the database is down or restarting: try again later
                 self._warn("event hub check failed: %s", type(exc).__name__)
+            else:
+                if full:
+                    last_full_check = time.monotonic()
 
-    async def check(self) -> None:
+    async def check(self, *, sessions: bool = True) -> None:
         """Wake the streams of users whose counter moved; end those of dead sessions."""
         user_ids = list(self.streams)
         session_ids = {
             handle.session_id
             for handles in self.streams.values()
             for handle in handles
-            if handle.session_id is not None
+            if handle.session_id is not None and sessions
         }
         async with self.database.admitted(), self.database.reader.connect() as connection:
             seen = await changelog.counters(connection=connection, user_ids=user_ids)
