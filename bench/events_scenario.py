@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import threading
 import time
@@ -197,7 +198,7 @@ def run_events(load: Load, app: Server, results: dict[str, Result]) -> dict[str,
         results["list_streams"] = load.run(
             f"list with {fleet.opened} streams open", app, "list", CONNECTIONS, DURATION, alongside=writer
         )
-        time.sleep(2)  # the last events
+        time.sleep(5)  # the events of the last writes
     finally:
         fleet.stop()
     from_ack = [fleet.arrivals[t] - ack for t, (_, ack) in writer.sent.items() if t in fleet.arrivals]
@@ -216,6 +217,8 @@ def run_events(load: Load, app: Server, results: dict[str, Result]) -> dict[str,
         "max_ack_ms": 1000 * max(from_ack, default=float("nan")),
         "mean_ack_ms": 1000 * statistics.fmean(from_ack) if from_ack else float("nan"),
     }
+    broker = os.environ.get("EVENTS_BROKER_URL")
+    say(f"  fan-out between the workers: {'Redis (EVENTS_BROKER_URL)' if broker else 'counter checks (no broker)'}")
     say(
         f"  events: {summary['events']} delivered of {len(writer.sent)} written ({lost} missing, "
         f"{writer.errors} write errors), heartbeats seen {fleet.comments}"
