@@ -257,3 +257,29 @@ async def test_streams_survive_a_postgresql_restart(
     assert set(statuses) <= {503}, statuses
     assert " 500 " not in log
     assert "Traceback" not in log
+
+
+async def test_without_a_broker_the_workers_of_one_instance_still_share_events_within_a_second(
+    needs_sqlite: None, tmp_path: Path
+) -> None:
+    """`make serve` runs several workers; without EVENTS_BROKER_URL a write on one worker
+    reaches the streams on the others through their counter checks."""
+    env = server_env(f"sqlite:///{tmp_path / 'todo.db'}", free_port(), workers="2")
+    with running_server(env, tmp_path / "server.log") as server:
+        headers = bearer(register_user(server))
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+            streams = [EventStream(client, headers=headers) for _ in range(6)]
+            try:
+                for stream in streams:
+                    assert (await stream.open()).status_code == 200
+                for _ in range(3):
+                    sent = time.monotonic()
+                    title = uuid.uuid4().hex
+                    await client.post("/api/tasks", json={"title": title}, headers=headers)
+                    for stream in streams:
+                        event = await stream.next(3)
+                        assert event.json()["title"] == title
+                        assert event.received_at - sent < 1.0
+            finally:
+                for stream in streams:
+                    await stream.close()
