@@ -120,7 +120,7 @@ async def test_sigterm_ends_open_streams_and_exits_promptly(
             server.process.send_signal(signal.SIGTERM)
             for stream in streams:
                 await asyncio.wait_for(stream.ended.wait(), 5)
-            code = await asyncio.to_thread(server.process.wait, 10)
+            code = await asyncio.to_thread(server.process.wait, 25)
             took = time.monotonic() - sent
             for stream in streams:
                 await stream.close()
