@@ -19,8 +19,10 @@ from app.core.middleware import JSONCORSMiddleware, RequestContextMiddleware
 from app.service import router as service_router
 from app.sync import router as sync_router
 from app.sync.hub import EventHub
+from app.sync.jobs import SyncJobs, sync_jobs
 from app.sync.news import NewsMiddleware
 from app.tasks import router as tasks_router
+from app.tasks import tags_router
 
 DESCRIPTION = """
 A multi-user Todo API. Register or log in under **auth**, then press **Authorize** and paste
@@ -36,7 +38,10 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        jobs = SyncJobs(sync_jobs(app.state.database, app.state.events))
+        jobs.start()
         yield
+        await jobs.stop()
         await app.state.events.aclose()
         if better_auth is not None:
             await better_auth.aclose()
@@ -54,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             {"name": "auth", "description": "Accounts, sessions and tokens."},
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
             {"name": "events", "description": "Live task changes (Server-Sent Events)."},
+            {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
             {"name": "service", "description": "Liveness and database reachability."},
         ],
     )
@@ -73,6 +79,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     # (`/api/tasks/sync` before `/api/tasks/{task_id}`).
     app.include_router(sync_router.router)
     app.include_router(tasks_router.router)
+    app.include_router(tags_router.router)
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
 
@@ -89,6 +96,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "X-Request-ID",
             "Idempotency-Key",
             "Last-Event-ID",
+            "If-Match",
+            "If-None-Match",
         ],
         expose_headers=[
             "X-Total-Count",
@@ -97,6 +106,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "X-Request-ID",
             "Retry-After",
             "Idempotency-Replayed",
+            "ETag",
         ],
         max_age=600,
     )

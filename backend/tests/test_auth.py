@@ -65,7 +65,8 @@ async def test_register_returns_tokens_and_user(client: httpx.AsyncClient) -> No
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 15 * 60
-    assert set(body["user"]) == {"id", "email", "name", "created_at", "updated_at"}
+    assert set(body["user"]) == {"id", "email", "name", "created_at", "updated_at", "time_zone"}
+    assert body["user"]["time_zone"] == "UTC"
     assert body["user"]["email"] == "ada@example.com"
     assert body["user"]["name"] == "Ada Lovelace"
     assert body["user"]["created_at"].endswith(("Z", "+00:00"))

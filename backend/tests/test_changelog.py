@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.sync import service
 from app.sync.cursors import Cursor, decode_cursor
-from app.tasks import queries
+from app.tasks import service as tasks
 from app.tasks.errors import TaskNotFound
 from app.tasks.models import Task
 from app.tasks.schemas import TaskCreate, TaskPatch
@@ -35,21 +35,21 @@ async def write_forever(engine: AsyncEngine, owner: uuid.UUID, seed: int, ids: l
             action = rng.random()
             try:
                 if action < 0.4 or not ids:
-                    task = await queries.create_task(
+                    task = await tasks.create_task(
                         connection=connection,
                         owner_id=owner,
                         data=TaskCreate(title=f"w{seed}-{n}"),
                     )
                     ids.append(task["id"])
                 elif action < 0.8:
-                    await queries.update_task(
+                    await tasks.patch_task(
                         connection=connection,
                         owner_id=owner,
                         task_id=rng.choice(ids),
                         data=TaskPatch(title=f"w{seed}-{n}", completed=rng.random() < 0.5),
                     )
                 else:
-                    await queries.delete_task(
+                    await tasks.delete_task(
                         connection=connection, owner_id=owner, task_id=rng.choice(ids)
                     )
             except TaskNotFound:

@@ -16,6 +16,7 @@ from app.core.models import utcnow
 from app.sync import idempotency
 from app.sync.models import IdempotencyKey
 from app.tasks.models import Task
+from app.tasks.schemas import TaskCreate
 from tests.conftest import make_client
 
 pytestmark = pytest.mark.anyio
@@ -44,6 +45,7 @@ async def test_a_retry_returns_the_first_response_and_creates_nothing(
     assert retry.status_code == 201
     assert retry.json() == first.json()
     assert retry.headers["Location"] == first.headers["Location"]
+    assert retry.headers["ETag"] == first.headers["ETag"]
     assert retry.headers["Idempotency-Replayed"] == "true"
     assert await count_tasks(client, auth_headers) == 1
     # The first response, even after the task changed since.
@@ -94,9 +96,7 @@ async def test_a_key_still_running_is_409_then_abandoned_claims_are_taken_over(
 ) -> None:
     user_id = uuid.UUID(user["user"]["id"])
     body = {"title": "Slow"}
-    fingerprint = idempotency.fingerprint(
-        {"title": "Slow", "description": None, "priority": "Medium", "completed": False}
-    )
+    fingerprint = idempotency.fingerprint(TaskCreate.model_validate(body).model_dump(mode="json"))
     async with engine.begin() as connection:  # another instance is running this request
         await idempotency.claim(
             connection=connection, user_id=user_id, key="k", fingerprint=fingerprint

@@ -203,3 +203,58 @@ async def test_deletions_are_remembered_until_pruned_after_30_days(
     fresh = await sync_all(client, headers, state, None)
     assert set(state) == {kept["id"]}
     assert (await sync(client, headers, cursor=fresh))["tasks"] == []
+
+
+async def test_every_kind_of_write_reaches_the_sync(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    """The completed copy and the moved task of a recurring completion, a tag renamed or
+    deleted across tasks, a time zone change that moves floating due dates: each task they
+    change comes with the next delta."""
+    recurring = await client.post(
+        "/api/tasks",
+        json={"title": "Water plants", "due_date": "2030-01-06", "recurrence": "FREQ=WEEKLY"},
+        headers=auth_headers,
+    )
+    tagged = [
+        (
+            await client.post(
+                "/api/tasks", json={"title": f"t{n}", "tags": ["home"]}, headers=auth_headers
+            )
+        ).json()
+        for n in range(2)
+    ]
+    floating = await create(client, auth_headers, "floating")
+    await client.patch(
+        f"/api/tasks/{floating['id']}",
+        json={"due_date": "2030-02-01", "due_time": "09:00"},
+        headers=auth_headers,
+    )
+    state: dict[str, dict[str, Any]] = {}
+    cursor = await sync_all(client, auth_headers, state, None)
+
+    async def changed_since() -> set[str]:
+        nonlocal cursor
+        page = await sync(client, auth_headers, cursor=cursor)
+        cursor = page["cursor"]
+        for task in page["tasks"]:
+            state[task["id"]] = task
+        return {task["id"] for task in page["tasks"]}
+
+    done = await client.patch(
+        f"/api/tasks/{recurring.json()['id']}", json={"completed": True}, headers=auth_headers
+    )
+    assert done.status_code == 200, done.text
+    changed = await changed_since()
+    assert recurring.json()["id"] in changed
+    assert len(changed) == 2  # and its completed copy
+    assert (
+        await client.patch("/api/tags/home", json={"name": "house"}, headers=auth_headers)
+    ).status_code == 200
+    assert await changed_since() == {t["id"] for t in tagged}
+    assert (await client.delete("/api/tags/house", headers=auth_headers)).status_code == 204
+    assert await changed_since() == {t["id"] for t in tagged}
+    me = await client.patch("/api/auth/me", json={"time_zone": "Asia/Tokyo"}, headers=auth_headers)
+    assert me.status_code == 200, me.text
+    assert floating["id"] in await changed_since()
+    assert state == await server_tasks(client, auth_headers)

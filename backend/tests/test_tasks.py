@@ -207,7 +207,9 @@ async def test_patch_changes_only_what_is_sent(
         f"/api/tasks/{task['id']}", json={"completed": True}, headers=auth_headers
     )
     assert done.status_code == 200
-    assert done.json() | {"completed": False, "updated_at": task["updated_at"]} == task
+    assert (
+        done.json() | {"completed": False, "updated_at": task["updated_at"], "version": 1} == task
+    )
     assert parse_time(done.json()["updated_at"]) > parse_time(task["updated_at"])
     reopened = await client.patch(
         f"/api/tasks/{task['id']}", json={"completed": False}, headers=auth_headers
@@ -490,7 +492,20 @@ async def test_repeated_query_parameter_counts_with_its_last_value(
 async def test_openapi_documents_the_list_parameters(client: httpx.AsyncClient) -> None:
     listing = (await client.get("/openapi.json")).json()["paths"]["/api/tasks"]["get"]
     parameters = {p["name"]: p for p in listing["parameters"]}
-    assert list(parameters) == ["status", "search", "priority", "sort", "page", "limit"]
+    assert list(parameters) == [
+        "status",
+        "search",
+        "priority",
+        "sort",
+        "page",
+        "limit",
+        "tag",
+        "due_after",
+        "due_before",
+        "has_due",
+        "overdue",
+        "series_id",
+    ]
     assert all(p["in"] == "query" and not p["required"] for p in parameters.values())
     assert parameters["limit"]["schema"] == {
         "type": "integer",

@@ -20,6 +20,8 @@ class User(Base):
     # A Better Auth identity: the issuer and its user id. Never merged with a password account.
     external_issuer: Mapped[str | None] = mapped_column(String(255))
     external_subject: Mapped[str | None] = mapped_column(String(255))
+    # IANA zone of the user's tasks that name none (app.tasks.due).
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The change log's per-user counter and how far it has been pruned (app.sync.changelog).

@@ -98,7 +98,14 @@ async def revoke_auth_session(*, session: AsyncSession, session_id: uuid.UUID) -
 
 # --- Better Auth users ------------------------------------------------------------------------
 
-_USER_COLUMNS = (User.id, User.email, User.name, User.created_at, User.updated_at)
+_USER_COLUMNS = (
+    User.id,
+    User.email,
+    User.name,
+    User.created_at,
+    User.updated_at,
+    User.time_zone,
+)
 _EXTERNAL_USER = Statement(
     select(*_USER_COLUMNS).where(
         User.external_issuer == bindparam("issuer"), User.external_subject == bindparam("subject")
@@ -153,6 +160,16 @@ async def update_external_user(
     }
     if not changes:
         return user
+    updated_at = updated_after(user.updated_at)
+    statement = update(User).where(User.id == user.id).values({**changes, "updated_at": updated_at})
+    await connection.execute(statement)
+    return user.model_copy(update={**changes, "updated_at": updated_at})
+
+
+async def update_user(
+    *, connection: AsyncConnection, user: UserPublic, changes: dict[str, str]
+) -> UserPublic:
+    """Store a user's new name and/or time zone."""
     updated_at = updated_after(user.updated_at)
     statement = update(User).where(User.id == user.id).values({**changes, "updated_at": updated_at})
     await connection.execute(statement)

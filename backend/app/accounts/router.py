@@ -21,9 +21,10 @@ from app.accounts.schemas import (
     RefreshRequest,
     RegisterRequest,
     UserPublic,
+    UserUpdate,
 )
 from app.accounts.service import AccountContext
-from app.core.database import SessionDep
+from app.core.database import ConnectionDep, SessionDep
 from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
 
 router = APIRouter(prefix="/api/auth", tags=["auth"], responses=responses(DatabaseUnavailable))
@@ -91,3 +92,10 @@ async def logout(data: RefreshRequest, session: SessionDep) -> None:
 async def me(user: CurrentUser) -> UserPublic:
     """The signed-in user."""
     return user
+
+
+@router.patch("/me", responses=responses(*AUTH_ERRORS, *BODY_ERRORS, DatabaseUnavailable))
+async def update_me(data: UserUpdate, user: CurrentUser, connection: ConnectionDep) -> UserPublic:
+    """Change the signed-in user's `name` and/or `time_zone`. A new zone moves `due_at` of every
+    dated task that has no `time_zone` of its own."""
+    return await service.update_profile(connection=connection, user=user, data=data)

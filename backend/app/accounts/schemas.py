@@ -5,9 +5,19 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from app.core.validation import NO_NUL, NOT_BLANK, NOT_SPECIAL_USE, Body, Storable, bounded
+from app.tasks.fields import IanaZone
 
 
 def _email(value: str) -> str:
@@ -57,6 +67,33 @@ class UserPublic(BaseModel):
     name: str
     created_at: datetime
     updated_at: datetime
+    time_zone: str = Field(
+        description="IANA zone of the user's tasks that name none (default `UTC`).",
+        examples=["Europe/Paris"],
+    )
+
+
+class UserUpdate(Body):
+    """PATCH /api/auth/me: the members sent change; neither may be null."""
+
+    name: Name | SkipJsonSchema[None] = None
+    time_zone: (
+        Annotated[
+            IanaZone,
+            Field(
+                description="IANA zone name; dated tasks without a zone of their own follow it.",
+                examples=["America/New_York"],
+            ),
+        ]
+        | SkipJsonSchema[None]
+    ) = None
+
+    @field_validator("name", "time_zone")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
 
 
 class AuthResponse(BaseModel):

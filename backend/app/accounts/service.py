@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.accounts import queries
 from app.accounts.errors import (
@@ -17,10 +17,17 @@ from app.accounts.errors import (
 from app.accounts.models import User
 from app.accounts.passwords import PasswordHasher
 from app.accounts.rate_limit import RateLimiter
-from app.accounts.schemas import AuthResponse, LoginRequest, RegisterRequest, UserPublic
+from app.accounts.schemas import (
+    AuthResponse,
+    LoginRequest,
+    RegisterRequest,
+    UserPublic,
+    UserUpdate,
+)
 from app.accounts.tokens import hash_refresh_token, issue_access_token, new_refresh_token
 from app.core.config import Settings
 from app.core.models import utcnow
+from app.tasks import service as task_service
 
 
 @dataclass(frozen=True)
@@ -133,3 +140,16 @@ async def _reject_unusable_token(*, session: AsyncSession, token_hash: str) -> N
     await queries.revoke_auth_session(session=session, session_id=session_id)
     await session.commit()
     raise SessionRevoked("This refresh token was already used; the session has been revoked.")
+
+
+async def update_profile(
+    *, connection: AsyncConnection, user: UserPublic, data: UserUpdate
+) -> UserPublic:
+    """PATCH /api/auth/me. A new time zone is a write to every dated task that follows it
+    (their due_at moves), in the same transaction."""
+    changes = data.model_dump(exclude_unset=True)
+    if "time_zone" in changes:
+        await task_service.change_time_zone(
+            connection=connection, owner_id=user.id, time_zone=changes["time_zone"]
+        )
+    return await queries.update_user(connection=connection, user=user, changes=changes)

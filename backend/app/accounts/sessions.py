@@ -32,6 +32,7 @@ _SESSION_USER = Statement(
         User.name,
         User.created_at,
         User.updated_at,
+        User.time_zone,
         AuthSession.revoked_at,
         AuthSession.expires_at,
     )

@@ -12,8 +12,8 @@ from app.sync import changelog
 from app.sync.changelog import Change
 from app.sync.cursors import Cursor, decode_cursor, encode_cursor
 from app.sync.errors import CursorExpired
+from app.tasks.listing import PUBLIC_COLUMNS
 from app.tasks.models import Task
-from app.tasks.queries import PUBLIC_COLUMNS
 from app.tasks.schemas import TaskPublic
 
 Record = dict[str, Any]

@@ -1,20 +1,26 @@
-"""Tasks, and the priority rank they are stored and sorted by."""
+"""Tasks, their tags, and the priority rank tasks are stored and sorted by."""
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
+    Date,
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Text,
+    Time,
     TypeDecorator,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,11 +59,30 @@ class Task(Base):
     description: Mapped[str | None] = mapped_column(Text)
     completed: Mapped[bool] = mapped_column(Boolean, default=False)
     priority: Mapped[Priority] = mapped_column(PriorityRank, default=Priority.MEDIUM)
-    # Case-folded title and description: the same case-insensitive, Unicode-aware search on
-    # SQLite and PostgreSQL, whatever the server's locale.
+    # Case-folded title, description and tags: the same case-insensitive, Unicode-aware search
+    # on SQLite and PostgreSQL, whatever the server's locale.
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # --- v2: due dates, recurrence, reminders, tags, versions ---
+    due_date: Mapped[date | None] = mapped_column(Date)
+    due_time: Mapped[time | None] = mapped_column(Time)
+    # None: the owner's zone (users.time_zone), read at every write.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    # Computed at every write from due_date, due_time and the zone (app.tasks.due).
+    due_at: Mapped[datetime | None]
+    # The normalised RRULE, without "RRULE:"; its DTSTART is recurrence_anchor (internal).
+    recurrence: Mapped[str | None] = mapped_column(String(500))
+    recurrence_anchor: Mapped[date | None] = mapped_column(Date)
+    remind_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    # A completed occurrence's recurring task. No foreign key: the copies outlive the series.
+    series_id: Mapped[uuid.UUID | None]
+    # The display copy of the task's tags (canonical names, the task's order), so a page of
+    # tasks reads them without a join. task_tags is what filters use.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     __table_args__ = (
         CheckConstraint("priority IN (1, 2, 3)", name="priority_rank"),
@@ -66,4 +91,48 @@ class Task(Base):
         Index("ix_tasks_user_updated", "user_id", "updated_at", "id"),
         Index("ix_tasks_user_priority", "user_id", "priority", "id"),
         Index("ix_tasks_user_title", "user_id", "title", "id"),
+        # sort=due (ascending, nulls last: PostgreSQL's default order for ASC)...
+        Index("ix_tasks_user_due", "user_id", "due_at", "id"),
+        # ...and sort=-due, whose DESC NULLS LAST a backward scan of the above cannot give.
+        Index(
+            "ix_tasks_user_due_desc",
+            "user_id",
+            text("due_at DESC NULLS LAST"),
+            text("id DESC"),
+        ).ddl_if(dialect="postgresql"),
+        # "Which reminders are due now": one range scan over the pending ones only.
+        Index(
+            "ix_tasks_pending_reminders",
+            "remind_at",
+            postgresql_where=text("reminded_at IS NULL AND NOT completed"),
+            sqlite_where=text("reminded_at IS NULL AND completed = 0"),
+        ),
     )
+
+
+class Tag(Base):
+    """One of a user's tags, in the case it was first used; matched case-insensitively."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(50))
+    # casefold(name): what makes two names the same tag.
+    name_key: Mapped[str] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("user_id", "name_key", name="uq_tags_user_name_key"),)
+
+
+class TaskTag(Base):
+    __tablename__ = "task_tags"
+
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    # Filtering by tag starts from the tag.
+    __table_args__ = (Index("ix_task_tags_tag_task", "tag_id", "task_id"),)

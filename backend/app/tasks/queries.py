@@ -1,55 +1,24 @@
-"""The tasks domain's queries. Keyword-only, and always scoped by the task's owner: another
-user's task is simply not found."""
+"""One task and the task writes. Keyword-only, and always scoped by the task's owner: another
+user's task is simply not found.
 
-import functools
+Every task write goes through `lock_owner` first, then `lock_task` (or an insert), and changes
+rows only through `insert_task_row`, `update_task_row` and `delete_task_row`: the places where
+the change log hooks in (DESIGN.md, "Service layer")."""
+
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.accounts.models import User
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
-from app.core.models import updated_after, utcnow
-from app.core.statements import AnySelect, Statement, fetch_all
-from app.sync.changelog import lock_changes, record_change
+from app.core.statements import Statement, fetch_all
+from app.sync.changelog import record_change
 from app.tasks.errors import TaskNotFound
-from app.tasks.models import PriorityRank, Task
-from app.tasks.schemas import TaskCreate, TaskPatch, TaskQuery
+from app.tasks.listing import PUBLIC_COLUMNS, Record, search_text
+from app.tasks.models import Task
 
-SORT_COLUMNS = {
-    "created_at": Task.created_at,
-    "updated_at": Task.updated_at,
-    "priority": Task.priority,
-    "title": Task.title,
-}
-
-
-SEARCH_SEPARATOR = "\x1f"
-
-
-def search_text(title: str, description: str | None) -> str:
-    """What `search` matches against: both fields case-folded, kept apart by a separator that
-    neither field nor a search term can contain (it reads as a space in them)."""
-    fields = (title.casefold(), (description or "").casefold())
-    return SEARCH_SEPARATOR.join(field.replace(SEARCH_SEPARATOR, " ") for field in fields)
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-# What the API shows of a task: the public columns (no search_text).
-PUBLIC_COLUMNS = (
-    Task.id,
-    Task.user_id,
-    Task.title,
-    Task.description,
-    Task.completed,
-    Task.priority,
-    Task.created_at,
-    Task.updated_at,
-)
 _OWNED_TASK = (Task.user_id == bindparam("owner_id"), Task.id == bindparam("task_id"))
 # One task, by a caller without a session to check and by one with (`read_parameters`).
 _GET_TASK = {
@@ -58,94 +27,7 @@ _GET_TASK = {
     )
     for checks_session in (False, True)
 }
-_LOCK_TASK = select(*PUBLIC_COLUMNS).where(*_OWNED_TASK).with_for_update()
-
-
-@dataclass(frozen=True)
-class ListShapes:
-    page: Statement  # the page, with the number of matches in every row as `total`
-    count: Statement  # the number of matches, for a page past the end
-
-
-@functools.cache
-def _list_shapes(
-    status: str, by_priority: bool, by_search: bool, sort: str, checks_session: bool
-) -> ListShapes:
-    """The page and count statements for one combination of filters and sort, built once.
-
-    Values (owner, session, priority, pattern, limit, offset) are bind parameters, so every
-    request reuses the same statements and their compiled SQL. The count runs only once the
-    session is known to be live: it does not check it again.
-    """
-    filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner_id")]
-    if status != "all":
-        filters.append(Task.completed.is_(status == "completed"))
-    if by_priority:
-        filters.append(Task.priority == bindparam("priority", type_=PriorityRank))
-    if by_search:
-        filters.append(Task.search_text.like(bindparam("pattern"), escape="\\"))
-    column = SORT_COLUMNS[sort.lstrip("-")]
-    descending = sort.startswith("-")
-    order = (column.desc(), Task.id.desc()) if descending else (column.asc(), Task.id.asc())
-    count = select(func.count().label("total")).select_from(Task).where(*filters)
-    # The count as a subquery, not `count(*) OVER ()`: a window reads every matching row in
-    # full before the first one is returned, while the subquery can count in the index
-    # (often without visiting the table) and the page stops after `limit` rows.
-    page = (
-        select(*PUBLIC_COLUMNS, count.scalar_subquery().correlate(None).label("total"))
-        .where(*filters, *([SESSION_IS_LIVE] if checks_session else []))
-        .order_by(*order)
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
-    )
-    return ListShapes(Statement(page), Statement(count))
-
-
-def _list_parameters(caller: Caller, query: TaskQuery) -> dict[str, Any]:
-    parameters = read_parameters(caller)
-    parameters["limit"] = query.limit
-    parameters["offset"] = (query.page - 1) * query.limit
-    if query.priority is not None:
-        parameters["priority"] = query.priority
-    if query.search:
-        term = query.search.casefold().replace(SEARCH_SEPARATOR, " ")
-        parameters["pattern"] = f"%{_escape_like(term)}%"
-    return parameters
-
-
-def _shapes_for(caller: Caller, query: TaskQuery) -> ListShapes:
-    return _list_shapes(
-        query.status,
-        query.priority is not None,
-        bool(query.search),
-        query.sort,
-        caller.session_id is not None,
-    )
-
-
-def list_statements(*, caller: Caller, query: TaskQuery) -> tuple[AnySelect, ...]:
-    """The page and count statements of a list request with their values bound (for EXPLAIN)."""
-    parameters = _list_parameters(caller, query)
-    shapes = _shapes_for(caller, query)
-    return shapes.page.select.params(parameters), shapes.count.select.params(parameters)
-
-
-Record = dict[str, Any]
-
-
-async def list_tasks(
-    *, connection: AsyncConnection, caller: Caller, query: TaskQuery
-) -> tuple[list[Record], int]:
-    """One page of the caller's tasks and the number of matches before paging, with the
-    caller's session checked: one statement (three when the page is empty)."""
-    parameters = _list_parameters(caller, query)
-    shapes = _shapes_for(caller, query)
-    rows = await fetch_all(connection, shapes.page, parameters)
-    if rows:
-        return rows, rows[0]["total"]
-    await require_live_session(connection=connection, caller=caller)
-    counted = await fetch_all(connection, shapes.count, parameters)
-    return [], counted[0]["total"]
+_LOCK_TASK = select(*PUBLIC_COLUMNS, Task.recurrence_anchor).where(*_OWNED_TASK).with_for_update()
 
 
 async def get_task(*, connection: AsyncConnection, caller: Caller, task_id: uuid.UUID) -> Record:
@@ -159,70 +41,116 @@ async def get_task(*, connection: AsyncConnection, caller: Caller, task_id: uuid
     return rows[0]
 
 
-async def create_task(
-    *, connection: AsyncConnection, owner_id: uuid.UUID, data: TaskCreate
-) -> Record:
-    await lock_changes(connection=connection, user_id=owner_id)  # sync hook
-    now = utcnow()
-    task = {
-        "id": uuid.uuid4(),
-        "user_id": owner_id,
-        **data.model_dump(),
-        "created_at": now,
-        "updated_at": now,
-    }
-    search = search_text(data.title, data.description)
-    await connection.execute(insert(Task).values({**task, "search_text": search}))
-    await record_change(  # sync hook
-        connection=connection, user_id=owner_id, task_id=task["id"], kind="created"
-    )
-    return task
+# --- writes ------------------------------------------------------------------------------------
 
 
-async def update_task(
-    *,
-    connection: AsyncConnection,
-    owner_id: uuid.UUID,
-    task_id: uuid.UUID,
-    data: TaskCreate | TaskPatch,
-) -> Record:
-    """PUT (a full TaskCreate/TaskUpdate) or PATCH (only the members that were sent)."""
-    await lock_changes(connection=connection, user_id=owner_id)  # sync hook
-    changes = data.model_dump(exclude_unset=isinstance(data, TaskPatch))
-    # Locked so that concurrent writes apply one after the other, each on the latest row.
-    parameters = {"owner_id": owner_id, "task_id": task_id}
-    current = (await connection.execute(_LOCK_TASK, parameters)).mappings().one_or_none()
-    if current is None:
+async def lock_owner(*, connection: AsyncConnection, owner_id: uuid.UUID) -> str:
+    """The first step of every task write: lock the owner's row, which serialises the owner's
+    writes (tags shared between tasks, the zone every floating due date depends on), and read
+    the owner's time zone under that lock. Lock order: owner, then task rows."""
+    statement = select(User.time_zone).where(User.id == owner_id).with_for_update(key_share=True)
+    zone = (await connection.execute(statement)).scalar_one_or_none()
+    if zone is None:  # the owner was deleted while the token was still valid
         raise TaskNotFound()
-    task = {**current, **changes}
-    updated_at = updated_after(current["updated_at"])
-    task["updated_at"] = updated_at
-    statement = (
-        update(Task)
-        .where(Task.id == task_id, Task.user_id == owner_id)
-        .values(
-            {
-                **changes,
-                "search_text": search_text(task["title"], task["description"]),
-                "updated_at": updated_at,
-            }
-        )
-    )
-    await connection.execute(statement)
-    await record_change(  # sync hook
-        connection=connection, user_id=owner_id, task_id=task_id, kind="updated"
-    )
-    return task
+    return zone
 
 
-async def delete_task(
+async def lock_task(
     *, connection: AsyncConnection, owner_id: uuid.UUID, task_id: uuid.UUID
-) -> None:
-    await lock_changes(connection=connection, user_id=owner_id)  # sync hook
-    statement = delete(Task).where(Task.user_id == owner_id, Task.id == task_id)
-    result = await connection.execute(statement)
-    if result.rowcount == 0:
+) -> Record:
+    """One of the owner's tasks, locked until the transaction ends (public columns and the
+    recurrence anchor), so that concurrent writes apply one after the other."""
+    parameters = {"owner_id": owner_id, "task_id": task_id}
+    row = (await connection.execute(_LOCK_TASK, parameters)).mappings().one_or_none()
+    if row is None:
         raise TaskNotFound()
-    await record_change(  # sync hook
+    return dict(row)
+
+
+def _stored(task: Record) -> Record:
+    """A task record as its row holds it: public columns, anchor and search text."""
+    columns = {column.key for column in PUBLIC_COLUMNS} | {"recurrence_anchor"}
+    values = {key: value for key, value in task.items() if key in columns}
+    values["search_text"] = search_text(task["title"], task["description"], task["tags"])
+    return values
+
+
+async def insert_task_row(*, connection: AsyncConnection, task: Record) -> None:
+    await connection.execute(insert(Task).values(_stored(task)))
+    await record_change(  # sync hook: the change log
+        connection=connection, user_id=task["user_id"], task_id=task["id"], kind="created"
+    )
+
+
+async def update_task_row(*, connection: AsyncConnection, task: Record) -> None:
+    values = _stored(task)
+    for key in ("id", "user_id", "created_at"):
+        values.pop(key)
+    statement = update(Task).where(Task.id == task["id"], Task.user_id == task["user_id"])
+    await connection.execute(statement.values(values))
+    await record_change(  # sync hook: the change log
+        connection=connection, user_id=task["user_id"], task_id=task["id"], kind="updated"
+    )
+
+
+async def delete_task_row(
+    *, connection: AsyncConnection, owner_id: uuid.UUID, task_id: uuid.UUID
+) -> list[str] | None:
+    """Delete one of the owner's tasks (its tag links go with it); its tags, or None when
+    there was no such task."""
+    statement = (
+        delete(Task).where(Task.user_id == owner_id, Task.id == task_id).returning(Task.tags)
+    )
+    tags = (await connection.execute(statement)).scalar_one_or_none()
+    if tags is None:
+        return None
+    await record_change(  # sync hook: the change log
         connection=connection, user_id=owner_id, task_id=task_id, kind="deleted"
     )
+    return list(tags)
+
+
+async def lock_floating_tasks(*, connection: AsyncConnection, owner_id: uuid.UUID) -> list[Record]:
+    """The owner's dated tasks that follow the owner's zone (time_zone null), locked."""
+    statement = (
+        select(*PUBLIC_COLUMNS, Task.recurrence_anchor)
+        .where(Task.user_id == owner_id, Task.time_zone.is_(None), Task.due_date.is_not(None))
+        .order_by(Task.id)
+        .with_for_update()
+    )
+    return [dict(row) for row in (await connection.execute(statement)).mappings()]
+
+
+async def lock_tasks(
+    *, connection: AsyncConnection, owner_id: uuid.UUID, task_ids: list[uuid.UUID]
+) -> list[Record]:
+    statement = (
+        select(*PUBLIC_COLUMNS, Task.recurrence_anchor)
+        .where(Task.user_id == owner_id, Task.id.in_(task_ids))
+        .order_by(Task.id)
+        .with_for_update()
+    )
+    return [dict(row) for row in (await connection.execute(statement)).mappings()]
+
+
+# --- reminders -----------------------------------------------------------------------------------
+
+# "Which reminders are due now": a range scan of ix_tasks_pending_reminders, whose predicate
+# these conditions repeat (PostgreSQL and SQLite use a partial index only when they do).
+DUE_REMINDERS = (
+    select(Task.id, Task.user_id, Task.remind_at)
+    .where(
+        Task.remind_at <= bindparam("now", type_=Task.remind_at.type),
+        Task.reminded_at.is_(None),
+        Task.completed == False,  # noqa: E712 (as the index predicate says it)
+    )
+    .order_by(Task.remind_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+async def due_reminders(*, connection: AsyncConnection, now: datetime, limit: int) -> list[Record]:
+    """Open tasks whose reminder is due and not delivered, oldest first (every user's: for the
+    delivery loop, which locks and delivers them)."""
+    result = await connection.execute(DUE_REMINDERS, {"now": now, "limit": limit})
+    return [dict(row) for row in result.mappings()]

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
@@ -12,8 +12,9 @@ from app.accounts.errors import AUTH_ERRORS
 from app.core.database import ConnectionDep
 from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
 from app.sync.idempotency import IdempotencyKeyHeader, creation_responses, run_idempotently
-from app.tasks import queries
-from app.tasks.errors import TaskNotFound
+from app.tasks import service
+from app.tasks.conditions import etag, if_match_versions, none_match
+from app.tasks.errors import PreconditionFailed, TaskNotFound
 from app.tasks.pagination import set_paging_headers
 from app.tasks.schemas import TaskCreate, TaskPatch, TaskPublic, TaskQuery, TaskUpdate
 
@@ -54,7 +55,12 @@ async def task_query(request: Request) -> TaskQuery:
     parameter counts with its last value and unknown parameters are ignored.
     """
     received = request.query_params
-    values = {name: received[name] for name in TaskQuery.model_fields if name in received}
+    values: dict[str, Any] = {
+        name: received[name] for name in TaskQuery.model_fields if name in received
+    }
+    # `tag` repeats (tasks carrying all of them); every other parameter counts with its last.
+    if "tag" in received:
+        values["tag"] = received.getlist("tag")
     try:
         return TaskQuery.model_validate(values)
     except ValidationError as exc:
@@ -67,6 +73,27 @@ async def task_query(request: Request) -> TaskQuery:
 router = APIRouter(
     prefix="/api/tasks", tags=["tasks"], responses=responses(*AUTH_ERRORS, DatabaseUnavailable)
 )
+
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The task's version, quoted (a strong ETag): changes on every write.",
+        "required": True,
+        "schema": {"type": "string", "example": '"3"'},
+    }
+}
+IF_MATCH_DOC = (
+    "Write only if the task's current ETag is one of these (`*`: any existing task); "
+    "else 412 `precondition_failed`, with the current ETag, and nothing is written."
+)
+IfMatch = Annotated[str | None, Header(description=IF_MATCH_DOC, examples=['"3"'])]
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "`If-None-Match` matched: the copy the client has is current."}
+}
+
+
+def _task_response(task: dict[str, Any], response: Response) -> TaskPublic:
+    response.headers["ETag"] = etag(task["version"])
+    return TaskPublic.model_validate(task)
 
 
 @router.get(
@@ -83,7 +110,7 @@ async def list_tasks(
     request: Request,
 ) -> Response:
     """List tasks: filter, search, sort and page. `X-Total-Count` and `Link` describe the pages."""
-    tasks, total = await queries.list_tasks(connection=connection, caller=caller, query=query)
+    tasks, total = await service.list_tasks(connection=connection, caller=caller, query=query)
     # Validated and serialised here in one pass each, instead of again by FastAPI.
     body = TASK_LIST.dump_json(TASK_LIST.validate_python(tasks))
     response = Response(body, media_type="application/json")
@@ -95,7 +122,11 @@ async def list_tasks(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TaskPublic,
-    responses={**responses(*BODY_ERRORS), **creation_responses()},
+    responses={
+        201: {"headers": ETAG_HEADER},
+        **responses(*BODY_ERRORS),
+        **creation_responses(),  # sync hook: idempotency keys
+    },
 )
 async def create_task(
     data: TaskCreate,
@@ -107,10 +138,13 @@ async def create_task(
     """Create a task. With `Idempotency-Key`, a retry returns the first response."""
 
     async def create() -> Response:
-        task = await queries.create_task(connection=connection, owner_id=user.id, data=data)
-        location = str(request.url_for("get_task", task_id=task["id"]))
+        task = await service.create_task(connection=connection, owner_id=user.id, data=data)
+        headers = {
+            "Location": str(request.url_for("get_task", task_id=task["id"])),
+            "ETag": etag(task["version"]),
+        }
         body = TaskPublic.model_validate(task).model_dump_json()
-        return Response(body, 201, headers={"Location": location}, media_type="application/json")
+        return Response(body, 201, headers=headers, media_type="application/json")
 
     # sync hook: idempotency keys (app.sync.idempotency)
     return await run_idempotently(
@@ -122,38 +156,93 @@ async def create_task(
     )
 
 
-@router.get("/{task_id}", responses=responses(TaskNotFound))
-async def get_task(task_id: uuid.UUID, caller: TaskReader, connection: ConnectionDep) -> TaskPublic:
+@router.get(
+    "/{task_id}",
+    response_model=TaskPublic,
+    responses={200: {"headers": ETAG_HEADER}, **NOT_MODIFIED, **responses(TaskNotFound)},
+)
+async def get_task(
+    task_id: uuid.UUID,
+    caller: TaskReader,
+    connection: ConnectionDep,
+    response: Response,
+    if_none_match: Annotated[
+        str | None,
+        Header(description="The ETag of the copy the client has: 304 if it is current."),
+    ] = None,
+) -> TaskPublic | Response:
     """One task."""
-    task = await queries.get_task(connection=connection, caller=caller, task_id=task_id)
-    return TaskPublic.model_validate(task)
+    task = await service.get_task(connection=connection, caller=caller, task_id=task_id)
+    if none_match(if_none_match, task["version"]):
+        return Response(status_code=304, headers={"ETag": etag(task["version"])})
+    return _task_response(task, response)
 
 
-@router.put("/{task_id}", responses=responses(TaskNotFound, *BODY_ERRORS))
+@router.put(
+    "/{task_id}",
+    responses={
+        200: {"headers": ETAG_HEADER},
+        **responses(TaskNotFound, PreconditionFailed, *BODY_ERRORS),
+    },
+)
 async def replace_task(
-    task_id: uuid.UUID, data: TaskUpdate, user: CurrentUser, connection: ConnectionDep
+    task_id: uuid.UUID,
+    data: TaskUpdate,
+    user: CurrentUser,
+    connection: ConnectionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> TaskPublic:
     """Replace a task: members left out go back to their defaults."""
-    task = await queries.update_task(
-        connection=connection, owner_id=user.id, task_id=task_id, data=data
+    task = await service.replace_task(
+        connection=connection,
+        owner_id=user.id,
+        task_id=task_id,
+        data=data,
+        if_match=if_match_versions(if_match),
     )
-    return TaskPublic.model_validate(task)
+    return _task_response(task, response)
 
 
-@router.patch("/{task_id}", responses=responses(TaskNotFound, *BODY_ERRORS))
+@router.patch(
+    "/{task_id}",
+    responses={
+        200: {"headers": ETAG_HEADER},
+        **responses(TaskNotFound, PreconditionFailed, *BODY_ERRORS),
+    },
+)
 async def update_task(
-    task_id: uuid.UUID, data: TaskPatch, user: CurrentUser, connection: ConnectionDep
+    task_id: uuid.UUID,
+    data: TaskPatch,
+    user: CurrentUser,
+    connection: ConnectionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> TaskPublic:
-    """Change only the members sent, e.g. `{"completed": true}`."""
-    task = await queries.update_task(
-        connection=connection, owner_id=user.id, task_id=task_id, data=data
+    """Change only the members sent, e.g. `{"completed": true}`. Completing a recurring task
+    keeps a completed copy of the occurrence and answers with the task moved to its next one."""
+    task = await service.patch_task(
+        connection=connection,
+        owner_id=user.id,
+        task_id=task_id,
+        data=data,
+        if_match=if_match_versions(if_match),
     )
-    return TaskPublic.model_validate(task)
+    return _task_response(task, response)
 
 
 @router.delete(
-    "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(TaskNotFound)
+    "/{task_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(TaskNotFound, PreconditionFailed),
 )
-async def delete_task(task_id: uuid.UUID, user: CurrentUser, connection: ConnectionDep) -> None:
-    """Delete a task."""
-    await queries.delete_task(connection=connection, owner_id=user.id, task_id=task_id)
+async def delete_task(
+    task_id: uuid.UUID, user: CurrentUser, connection: ConnectionDep, if_match: IfMatch = None
+) -> None:
+    """Delete a task. The completed copies of a recurring task stay."""
+    await service.delete_task(
+        connection=connection,
+        owner_id=user.id,
+        task_id=task_id,
+        if_match=if_match_versions(if_match),
+    )

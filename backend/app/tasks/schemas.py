@@ -1,13 +1,31 @@
-"""Request and response models of the task routes."""
+"""Request and response models of the task and tag routes."""
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from app.core.validation import NO_NUL, NOT_BLANK, Body, Storable, bounded
+from app.tasks.fields import (
+    MAX_TAGS,
+    DueDate,
+    DueTime,
+    RemindAt,
+    Rule,
+    ShortTime,
+    TagList,
+    TagName,
+    ZoneName,
+)
 from app.tasks.models import Priority
 
 Title = Annotated[str, bounded(strip=True, min_length=1, max_length=200), Storable, NOT_BLANK]
@@ -15,11 +33,39 @@ Description = Annotated[str, bounded(max_length=5000), Storable, NO_NUL]
 SearchTerm = Annotated[str, bounded(max_length=200), Storable, NO_NUL]
 
 
+def _needs(member: str, requirement: str) -> dict[str, Any]:
+    """JSON Schema: when `member` is a string, `requirement` must be one too."""
+    return {
+        "if": {"required": [member], "properties": {member: {"type": "string"}}},
+        "then": {"required": [requirement], "properties": {requirement: {"type": "string"}}},
+    }
+
+
 class TaskCreate(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [_needs("due_time", "due_date"), _needs("recurrence", "due_date")]
+        }
+    )
+
     title: Title
     description: Description | None = None
     priority: Priority = Priority.MEDIUM
     completed: StrictBool = False
+    due_date: DueDate | None = None
+    due_time: DueTime | None = None
+    time_zone: ZoneName | None = None
+    recurrence: Rule | None = None
+    remind_at: RemindAt | None = None
+    tags: TagList = []
+
+    @field_validator("due_time", "recurrence")
+    @classmethod
+    def _needs_a_due_date(cls, value: object, info: ValidationInfo) -> object:
+        # A due_date that failed validation has its own error; don't add a second one.
+        if value is not None and "due_date" in info.data and info.data["due_date"] is None:
+            raise ValueError("needs due_date")
+        return value
 
 
 class TaskUpdate(TaskCreate):
@@ -27,15 +73,21 @@ class TaskUpdate(TaskCreate):
 
 
 class TaskPatch(Body):
-    """PATCH: only the members sent change; `description` alone may be set to null."""
+    """PATCH: only the members sent change; members that may be null can be cleared."""
 
     # Optional but not nullable: the schema must not offer null where `_not_null` refuses it.
     title: Title | SkipJsonSchema[None] = None
     description: Description | None = None
     priority: Priority | SkipJsonSchema[None] = None
     completed: StrictBool | SkipJsonSchema[None] = None
+    due_date: DueDate | None = None
+    due_time: DueTime | None = None
+    time_zone: ZoneName | None = None
+    recurrence: Rule | None = None
+    remind_at: RemindAt | None = None
+    tags: TagList | SkipJsonSchema[None] = None
 
-    @field_validator("title", "priority", "completed")
+    @field_validator("title", "priority", "completed", "tags")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
@@ -54,6 +106,24 @@ class TaskPublic(BaseModel):
     priority: Priority
     created_at: datetime
     updated_at: datetime
+    due_date: date | None
+    due_time: ShortTime | None
+    time_zone: str | None
+    due_at: datetime | None = Field(
+        description="When the task is due, in UTC (read-only): `due_date` + `due_time` in the "
+        "zone; for an all-day task the first instant after that day. A wall time in a DST gap "
+        "moves forward by the gap; one in a fold means its first occurrence."
+    )
+    recurrence: str | None
+    remind_at: datetime | None
+    reminded_at: datetime | None = Field(
+        description="When the reminder was delivered (read-only); null until then."
+    )
+    tags: list[str]
+    series_id: uuid.UUID | None = Field(
+        description="For a completed occurrence of a recurring task: that task's id (read-only)."
+    )
+    version: int = Field(description="1 on create, +1 per write; the `ETag` is its quoted value.")
 
 
 TaskSort = Literal[
@@ -65,13 +135,38 @@ TaskSort = Literal[
     "-priority",
     "title",
     "-title",
+    "due",
+    "-due",
 ]
 
 
 class TaskQuery(BaseModel):
     status: Literal["all", "active", "completed"] = "all"
-    search: SearchTerm | None = None
+    search: SearchTerm | None = Field(None, description="Matches title, description and tags.")
     priority: Priority | None = None
-    sort: TaskSort = "-created_at"
+    sort: TaskSort = Field(
+        "-created_at", description="`due`/`-due` sort by `due_at`; tasks without one come last."
+    )
     page: int = Field(1, ge=1, le=1_000_000)
     limit: int = Field(20, ge=1, le=100)
+    tag: list[TagName] = Field(
+        [], max_length=MAX_TAGS, description="Tasks carrying every one of these tags (any case)."
+    )
+    due_after: DueDate | None = Field(None, description="`due_date` on or after this day.")
+    due_before: DueDate | None = Field(None, description="`due_date` on or before this day.")
+    has_due: bool | None = Field(None, description="Whether the task has a `due_date`.")
+    overdue: bool | None = Field(
+        None, description="true: open tasks whose `due_at` has passed; false: all others."
+    )
+    series_id: uuid.UUID | None = Field(
+        None, description="The completed occurrences of one recurring task."
+    )
+
+
+class TagPublic(BaseModel):
+    name: str = Field(description="The tag, in the case first used.")
+    count: int = Field(description="How many of the user's tasks carry it, completed included.")
+
+
+class TagRename(Body):
+    name: TagName

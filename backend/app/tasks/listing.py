@@ -1,0 +1,214 @@
+"""The list page: every combination of filters and sorts as one statement, built once, with
+the caller's session checked inside it (see `app.accounts.sessions`)."""
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
+from app.core.models import utcnow
+from app.core.statements import AnySelect, Statement, fetch_all
+from app.tasks.models import PriorityRank, Tag, Task, TaskTag
+from app.tasks.schemas import TaskQuery
+from app.tasks.tags import name_key
+
+SORT_COLUMNS = {
+    "created_at": Task.created_at,
+    "updated_at": Task.updated_at,
+    "priority": Task.priority,
+    "title": Task.title,
+    "due": Task.due_at,
+}
+
+
+SEARCH_SEPARATOR = "\x1f"
+
+
+def search_text(title: str, description: str | None, tags: list[str] | None = None) -> str:
+    """What `search` matches against: title, description and each tag case-folded, kept apart
+    by a separator that no field nor a search term can contain (it reads as a space in them)."""
+    fields = (title.casefold(), (description or "").casefold(), *(t.casefold() for t in tags or ()))
+    return SEARCH_SEPARATOR.join(field.replace(SEARCH_SEPARATOR, " ") for field in fields)
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# What the API shows of a task: the public columns (no search_text, no recurrence_anchor).
+PUBLIC_COLUMNS = (
+    Task.id,
+    Task.user_id,
+    Task.title,
+    Task.description,
+    Task.completed,
+    Task.priority,
+    Task.created_at,
+    Task.updated_at,
+    Task.due_date,
+    Task.due_time,
+    Task.time_zone,
+    Task.due_at,
+    Task.recurrence,
+    Task.remind_at,
+    Task.reminded_at,
+    Task.tags,
+    Task.series_id,
+    Task.version,
+)
+
+
+@dataclass(frozen=True)
+class ListShape:
+    """Which filters a list request uses and how it sorts: one pair of statements each."""
+
+    status: str
+    by_priority: bool
+    by_search: bool
+    sort: str
+    checks_session: bool
+    tags: int = 0
+    due_after: bool = False
+    due_before: bool = False
+    has_due: bool | None = None
+    overdue: bool | None = None
+    by_series: bool = False
+
+
+@dataclass(frozen=True)
+class ListShapes:
+    page: Statement  # the page, with the number of matches in every row as `total`
+    count: Statement  # the number of matches, for a page past the end
+
+
+def _carries_tag(position: int) -> ColumnElement[bool]:
+    """The task carries the owner's tag bound as `tag_<position>` (by its name key)."""
+    tagged = (
+        select(TaskTag.task_id)
+        .join(Tag, Tag.id == TaskTag.tag_id)
+        .where(Tag.user_id == bindparam("owner_id"), Tag.name_key == bindparam(f"tag_{position}"))
+    )
+    return Task.id.in_(tagged)
+
+
+def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner_id")]
+    if shape.status != "all":
+        filters.append(Task.completed.is_(shape.status == "completed"))
+    if shape.by_priority:
+        filters.append(Task.priority == bindparam("priority", type_=PriorityRank))
+    if shape.by_search:
+        filters.append(Task.search_text.like(bindparam("pattern"), escape="\\"))
+    filters.extend(_carries_tag(position) for position in range(shape.tags))
+    if shape.due_after:
+        filters.append(Task.due_date >= bindparam("due_after", type_=Task.due_date.type))
+    if shape.due_before:
+        filters.append(Task.due_date <= bindparam("due_before", type_=Task.due_date.type))
+    if shape.has_due is not None:
+        filters.append(Task.due_date.is_not(None) if shape.has_due else Task.due_date.is_(None))
+    if shape.overdue is not None:
+        now = bindparam("now_utc", type_=Task.due_at.type)
+        overdue = and_(Task.completed.is_(False), Task.due_at < now)
+        not_overdue = or_(Task.completed.is_(True), Task.due_at.is_(None), Task.due_at >= now)
+        filters.append(overdue if shape.overdue else not_overdue)
+    if shape.by_series:
+        filters.append(Task.series_id == bindparam("series_id", type_=Task.series_id.type))
+    return filters
+
+
+@functools.cache
+def _list_shapes(shape: ListShape) -> ListShapes:
+    """The page and count statements for one combination of filters and sort, built once.
+
+    Values (owner, session, filters, pattern, limit, offset) are bind parameters, so every
+    request reuses the same statements and their compiled SQL. The count runs only once the
+    session is known to be live: it does not check it again.
+    """
+    filters = _filters(shape)
+    column = SORT_COLUMNS[shape.sort.lstrip("-")]
+    descending = shape.sort.startswith("-")
+    order: tuple[Any, ...] = (column.desc(), Task.id.desc()) if descending else (column, Task.id)
+    if shape.sort.lstrip("-") == "due":
+        # Tasks without a due date last, both ways (PostgreSQL: ix_tasks_user_due{,_desc}).
+        ordered = column.desc().nulls_last() if descending else column.asc().nulls_last()
+        order = (ordered, order[1])
+    count = select(func.count().label("total")).select_from(Task).where(*filters)
+    # The count as a subquery, not `count(*) OVER ()`: a window reads every matching row in
+    # full before the first one is returned, while the subquery can count in the index
+    # (often without visiting the table) and the page stops after `limit` rows.
+    page = (
+        select(*PUBLIC_COLUMNS, count.scalar_subquery().correlate(None).label("total"))
+        .where(*filters, *([SESSION_IS_LIVE] if shape.checks_session else []))
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    return ListShapes(Statement(page), Statement(count))
+
+
+def _list_parameters(caller: Caller, query: TaskQuery) -> dict[str, Any]:
+    parameters = read_parameters(caller)
+    parameters["limit"] = query.limit
+    parameters["offset"] = (query.page - 1) * query.limit
+    if query.priority is not None:
+        parameters["priority"] = query.priority
+    if query.search:
+        term = query.search.casefold().replace(SEARCH_SEPARATOR, " ")
+        parameters["pattern"] = f"%{_escape_like(term)}%"
+    for position, tag in enumerate(dict.fromkeys(name_key(tag) for tag in query.tag)):
+        parameters[f"tag_{position}"] = tag
+    if query.due_after is not None:
+        parameters["due_after"] = query.due_after
+    if query.due_before is not None:
+        parameters["due_before"] = query.due_before
+    if query.overdue is not None:
+        parameters["now_utc"] = utcnow()
+    if query.series_id is not None:
+        parameters["series_id"] = query.series_id
+    return parameters
+
+
+def _shapes_for(caller: Caller, query: TaskQuery) -> ListShapes:
+    return _list_shapes(
+        ListShape(
+            status=query.status,
+            by_priority=query.priority is not None,
+            by_search=bool(query.search),
+            sort=query.sort,
+            checks_session=caller.session_id is not None,
+            tags=len({name_key(tag) for tag in query.tag}),
+            due_after=query.due_after is not None,
+            due_before=query.due_before is not None,
+            has_due=query.has_due,
+            overdue=query.overdue,
+            by_series=query.series_id is not None,
+        )
+    )
+
+
+def list_statements(*, caller: Caller, query: TaskQuery) -> tuple[AnySelect, ...]:
+    """The page and count statements of a list request with their values bound (for EXPLAIN)."""
+    parameters = _list_parameters(caller, query)
+    shapes = _shapes_for(caller, query)
+    return shapes.page.select.params(parameters), shapes.count.select.params(parameters)
+
+
+Record = dict[str, Any]
+
+
+async def list_tasks(
+    *, connection: AsyncConnection, caller: Caller, query: TaskQuery
+) -> tuple[list[Record], int]:
+    """One page of the caller's tasks and the number of matches before paging, with the
+    caller's session checked: one statement (three when the page is empty)."""
+    parameters = _list_parameters(caller, query)
+    shapes = _shapes_for(caller, query)
+    rows = await fetch_all(connection, shapes.page, parameters)
+    if rows:
+        return rows, rows[0]["total"]
+    await require_live_session(connection=connection, caller=caller)
+    counted = await fetch_all(connection, shapes.count, parameters)
+    return [], counted[0]["total"]
