@@ -156,12 +156,15 @@ class EventHub:
                     (AuthSession.revoked_at.is_not(None)) | (AuthSession.expires_at <= utcnow()),
                 )
                 dead = set((await connection.execute(statement)).scalars())
+        checked = set(user_ids)
         moved = [u for u, seq in seen.items() if self._counters.get(u) != seq]
         self._counters.update(seen)
         self.wake_users(moved)
         for handles in list(self.streams.values()):
             for handle in list(handles):
-                if handle.session_id in dead or handle.user_id not in seen:
+                # Only users this check asked about: streams opened meanwhile are not gone.
+                gone = handle.user_id in checked and handle.user_id not in seen
+                if handle.session_id in dead or gone:
                     handle.end()
 
     def _warn(self, message: str, *args: object) -> None:

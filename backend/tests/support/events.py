@@ -32,6 +32,7 @@ class EventStream:
     response: httpx.Response | None = None
     comments: list[float] = field(default_factory=list)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    error: str | None = None  # why reading stopped, when it was an error
     _events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     _reader: asyncio.Task[None] | None = None
     _context: Any = None
@@ -73,8 +74,8 @@ class EventStream:
                         data.append(value)
                     else:
                         fields[name] = value
-        except httpx.HTTPError:
-            pass
+        except httpx.HTTPError as exc:
+            self.error = repr(exc)
         finally:
             self.ended.set()
 
