@@ -3,11 +3,14 @@ batches with a LIMIT, each its own short transaction) and safe to run on every w
 instance at once."""
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.background import PeriodicJob
 from app.core.database import Database
 from app.sync.changelog import prune_changes
+from app.sync.hub import EventHub
 from app.sync.idempotency import delete_expired_keys
 from app.sync.tickets import delete_expired_tickets
 
@@ -46,3 +49,12 @@ async def expire_event_tickets(database: Database, size: int = 1000) -> int:
     return await _in_batches(
         database, lambda connection: delete_expired_tickets(connection=connection, batch=size), size
     )
+
+
+def sync_jobs(database: Database, events: EventHub) -> list[PeriodicJob]:
+    """The sync domain's jobs for `app.core.background.BackgroundJobs`."""
+    return [
+        PeriodicJob("prune the change log", 3600.0, partial(prune_change_log, database)),
+        PeriodicJob("expire idempotency keys", 600.0, partial(expire_idempotency_keys, database)),
+        PeriodicJob("expire event tickets", 600.0, partial(expire_event_tickets, database)),
+    ]
