@@ -8,18 +8,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts import router as accounts_router
 from app.accounts.better_auth import BetterAuthVerifier
+from app.accounts.cleanup import session_cleanup_job
 from app.accounts.passwords import PasswordHasher
 from app.accounts.rate_limit import RateLimiter
 from app.accounts.service import AccountContext
+from app.core.background import BackgroundJobs
 from app.core.config import Settings, load_settings
 from app.core.database import create_database, create_engine
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.logs import configure_logging
-from app.core.middleware import JSONCORSMiddleware, RequestContextMiddleware
+from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
 from app.service import router as service_router
 from app.sync import router as sync_router
 from app.sync.hub import EventHub
-from app.sync.jobs import SyncJobs, sync_jobs
+from app.sync.jobs import sync_jobs
 from app.sync.news import NewsMiddleware
 from app.tasks import router as tasks_router
 from app.tasks import tags_router
@@ -35,14 +38,18 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     configure_logging(settings)
     engine = engine or create_engine(settings)
     better_auth = BetterAuthVerifier(settings) if settings.better_auth_enabled else None
+    database = create_database(engine, settings)
+    # Live events: this worker's open streams and the news between instances (app.sync.hub).
+    events = EventHub(database, settings.events_broker_url)
+    # Upkeep in every worker, at start and then periodically (app.core.background).
+    jobs = BackgroundJobs([session_cleanup_job(database), *sync_jobs(database, events)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        jobs = SyncJobs(sync_jobs(app.state.database, app.state.events))
-        jobs.start()
+        await jobs.start()
         yield
         await jobs.stop()
-        await app.state.events.aclose()
+        await events.aclose()
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
@@ -52,7 +59,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        # Our own docs link is enough; no ReDoc duplicate.
+        # /docs is ours (`install_docs`: assets served locally, not from a CDN); no ReDoc.
+        docs_url=None,
         redoc_url=None,
         # The docs list the groups in this order, whatever the order of the routes.
         openapi_tags=[
@@ -65,8 +73,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.database = create_database(engine, settings)
-    app.state.events = EventHub(app.state.database, settings.events_broker_url)
+    app.state.database = database
+    app.state.jobs = jobs
+    app.state.events = events
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),
@@ -75,6 +84,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.better_auth = better_auth
 
     install_error_handlers(app)
+    install_docs(app)
     # Routes are matched in order: the task routes, which most requests go to, come first
     # (`/api/tasks/sync` before `/api/tasks/{task_id}`).
     app.include_router(sync_router.router)
@@ -83,13 +93,14 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
 
-    # Innermost: a write's news goes out once its response starts, after its commit.
-    app.add_middleware(NewsMiddleware, announce=app.state.events.announce)
+    app.add_middleware(HeadMiddleware)
+    # A write's news goes out once its response starts, after its commit (app.sync.news).
+    app.add_middleware(NewsMiddleware, announce=events.announce)
     app.add_middleware(
         JSONCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=[
             "Authorization",
             "Content-Type",

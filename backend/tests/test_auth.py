@@ -211,6 +211,10 @@ async def test_login_returns_a_new_session(client: httpx.AsyncClient) -> None:
     assert claims_of(body["access_token"])["sid"] != claims_of(auth["access_token"])["sid"]
 
 
+def at(timed: tuple[httpx.Response, float]) -> float:
+    return timed[1]
+
+
 async def test_unknown_email_and_wrong_password_look_the_same(
     database_url: str, engine: AsyncEngine
 ) -> None:
@@ -223,8 +227,9 @@ async def test_unknown_email_and_wrong_password_look_the_same(
             response = await login(client, email, "wrong password!")
             return response, time.perf_counter() - started
 
-        wrong, wrong_time = await timed("known@example.com")
-        unknown, unknown_time = await timed("nobody@example.com")
+        # The fastest of three each: one sample on a busy machine can be off by twice over.
+        wrong, wrong_time = min([await timed("known@example.com") for _ in range(3)], key=at)
+        unknown, unknown_time = min([await timed("nobody@example.com") for _ in range(3)], key=at)
     assert wrong.status_code == unknown.status_code == 401
     assert (
         wrong.json()

@@ -38,6 +38,7 @@ def test_production_accepts_a_strong_secret() -> None:
 def test_production_start_fails_with_one_clear_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"JWT_SECRET", "DATABASE_URL"}}
     env |= {"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    env |= {"ENV_FILE": ""}  # nor a JWT_SECRET from the developer's .env
     result = subprocess.run(
         [sys.executable, "-m", "app", "run"],
         cwd=BACKEND_DIR,

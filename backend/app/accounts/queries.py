@@ -12,6 +12,7 @@ from app.accounts.errors import EmailTaken
 from app.accounts.models import AuthSession, RefreshToken, User
 from app.accounts.schemas import UserPublic
 from app.core.models import updated_after, utcnow
+from app.core.sqlite import allow_writes
 from app.core.statements import Statement, fetch_all
 
 # --- users ------------------------------------------------------------------------------------
@@ -126,6 +127,7 @@ async def create_external_user(
     """The user linked to (issuer, subject): inserted, or the one a concurrent first request
     inserted a moment earlier. ON CONFLICT DO NOTHING instead of catching IntegrityError: on
     PostgreSQL a failed INSERT would abort the whole request's transaction."""
+    await allow_writes(connection)  # this runs inside GET requests too
     now = utcnow()
     values = {
         "id": uuid.uuid4(),
@@ -160,6 +162,7 @@ async def update_external_user(
     }
     if not changes:
         return user
+    await allow_writes(connection)
     updated_at = updated_after(user.updated_at)
     statement = update(User).where(User.id == user.id).values({**changes, "updated_at": updated_at})
     await connection.execute(statement)

@@ -1,6 +1,7 @@
 """Settings: one pydantic-settings model, read from the environment or `.env`, checked at start."""
 
 import logging
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +15,10 @@ BACKEND_DIR = Path(__file__).resolve().parent.parent.parent
 REPO_DIR = BACKEND_DIR.parent
 DATA_DIR = BACKEND_DIR / "data"
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'todo.db'}"
+# Settings files read beneath the environment: the repository root's .env, then the working
+# directory's. The variable ENV_FILE names another one instead, or none when it is empty (the
+# test suite's servers run with ENV_FILE= so that a developer's .env cannot change them).
+DEFAULT_ENV_FILES = (REPO_DIR / ".env", Path(".env"))
 
 # Values people paste from examples; none of them is a secret.
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "your-secret-key", "jwt_secret"}
@@ -29,7 +34,7 @@ class SettingsError(ValueError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=(REPO_DIR / ".env", ".env"), env_file_encoding="utf-8", extra="ignore"
+        env_file=DEFAULT_ENV_FILES, env_file_encoding="utf-8", extra="ignore"
     )
 
     app_env: Literal["development", "production"] = "development"
@@ -148,9 +153,18 @@ def development_secret(database_url: str) -> str:
     return secret
 
 
+def env_files() -> tuple[Path, ...] | None:
+    """The settings files to read: DEFAULT_ENV_FILES, or those ENV_FILE names (empty: none)."""
+    chosen = os.environ.get("ENV_FILE")
+    if chosen is None:
+        return DEFAULT_ENV_FILES
+    return (Path(chosen),) if chosen else None
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with a development secret filled in when none is set."""
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    """Settings from the environment and the settings files, with a development secret filled
+    in when none is set."""
+    settings = Settings(**{"_env_file": env_files(), **overrides})  # type: ignore[arg-type]
     if not settings.jwt_secret:
         settings.jwt_secret = development_secret(settings.database_url)
     return settings

@@ -1,9 +1,10 @@
 """Async engine, DATABASE_URL parsing, and the per-request connection or session."""
 
 import asyncio
+import sqlite3
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 from uuid import uuid4
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from app.core import sqlite
 from app.core.config import Settings
 
 # libpq's sslmode values, which asyncpg also understands as its `ssl` argument.
@@ -99,26 +101,6 @@ def parse_database_url(raw: str, *, pgbouncer: bool | None = None) -> DatabaseTa
     return DatabaseTarget(url, connect_args)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    # Take transaction control from the driver (it would not BEGIN before DDL), see `_sqlite_begin`.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "foreign_keys=ON",
-        "journal_mode=WAL",
-        "synchronous=NORMAL",
-        "busy_timeout=5000",
-    ):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    # IMMEDIATE takes the write lock up front: concurrent writers queue on busy_timeout instead
-    # of failing with "database is locked" when a read transaction tries to upgrade.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngine:
     """The service's engine. `schema` pins PostgreSQL's search_path (the tests use it)."""
     target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
@@ -129,8 +111,8 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
             pool_pre_ping=True,
             hide_parameters=True,
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "connect", sqlite.on_connect)
+        event.listen(engine.sync_engine, "begin", sqlite.on_begin)
         return engine
 
     server_settings = {"application_name": "todo-api", "timezone": "UTC"}
@@ -192,7 +174,9 @@ class Database:
     """The engine as requests use it.
 
     - `reader` runs reads: on PostgreSQL without a transaction block (autocommit), which saves
-      the BEGIN and COMMIT round trips on every GET. On SQLite it is `engine`.
+      the BEGIN and COMMIT round trips on every GET; on SQLite in deferred transactions, which
+      take no lock (see `app.core.sqlite`). A read request that must write calls
+      `sqlite.allow_writes` first.
     - `sessions` make the ORM sessions of the account flows.
     - `gate` admits as many requests as the pool has connections, first come first served.
       SQLAlchemy's async pool queue is not fair (a newcomer can take the connection just
@@ -226,8 +210,8 @@ class Database:
 
 def create_database(engine: AsyncEngine, settings: Settings) -> Database:
     sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-    if engine.dialect.name != "postgresql":
-        return Database(engine, engine, sessions)
+    if engine.dialect.name == "sqlite":
+        return Database(engine, engine.execution_options(**{sqlite.READ_ONLY: True}), sessions)
     target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
     # Behind PgBouncer only SQLAlchemy's uniquely named prepared statements are safe.
     options = {DRIVER_READS: "statement_cache_size" not in target.connect_args}
@@ -286,11 +270,13 @@ async def ping(engine: AsyncEngine) -> None:
 def is_unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database is unreachable rather than that a query was wrong. The
     driver's error may be wrapped (SQLAlchemy keeps it in `.orig`, asyncpg's in `__cause__`):
-    "the database system is starting up" arrives as a plain DBAPIError, for one."""
-    seen: set[int] = set()
-    error: BaseException | None = exc
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
+    "the database system is starting up" arrives as a plain DBAPIError, for one. SQLite raises
+    OperationalError for a syntax error as for a busy lock: its error code tells them apart."""
+    chain = list(_error_chain(exc))
+    for error in chain:
+        if isinstance(error, sqlite3.Error):  # the driver's own code is the precise answer
+            return sqlite.is_unavailable_error(error)
+    for error in chain:
         if isinstance(error, DBAPIError) and error.connection_invalidated:
             return True
         if isinstance(error, UNAVAILABLE_ERRORS):
@@ -298,5 +284,13 @@ def is_unavailable(exc: BaseException) -> bool:
         sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
             return True
-        error = getattr(error, "orig", None) or error.__cause__
     return False
+
+
+def _error_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = getattr(error, "orig", None) or error.__cause__

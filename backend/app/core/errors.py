@@ -132,15 +132,19 @@ ROUTABLE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 def _allowed_methods(request: Request) -> str:
     """Every method the path answers to: Starlette names only those of the first route that
-    matched the path, so `OPTIONS /api/tasks` would claim `Allow: GET` although POST works."""
+    matched the path, so `OPTIONS /api/tasks` would claim `Allow: GET` although POST works.
+    HEAD goes wherever GET does (`HeadMiddleware`)."""
     routes = request.app.router.routes
-    return ", ".join(
+    allowed = [
         method
         for method in ROUTABLE_METHODS
         if any(
             route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
         )
-    )
+    ]
+    if "GET" in allowed:
+        allowed.insert(1, "HEAD")
+    return ", ".join(allowed)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
@@ -164,6 +165,42 @@ class RequestContextMiddleware:
                 }
             },
         )
+
+
+class HeadMiddleware:
+    """HEAD wherever GET (RFC 9110 §9.3.2): the request runs as a GET and its response goes out
+    with the same status and headers and no body. One mechanism for every route, mounted apps
+    included; the OpenAPI document stays as it is (HEAD is implied by GET). A streamed body
+    (an event stream never ends) is cut off after its headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        with anyio.CancelScope() as response:
+
+            async def send_headers_only(message: Message) -> None:
+                nonlocal answered
+                if message["type"] == "http.response.start":
+                    await send(message)
+                elif message["type"] == "http.response.body" and not answered:
+                    answered = True
+                    await send({"type": "http.response.body", "body": b""})
+                    if message.get("more_body", False):
+                        response.cancel()
+
+            # A copy: the server reads the method of its own scope (uvicorn drops a HEAD body).
+            as_get = {**scope, "method": "GET"}
+            try:
+                await self.app(as_get, receive, send_headers_only)
+            finally:
+                if "route" in as_get:  # the route template, for the access log
+                    scope["route"] = as_get["route"]
 
 
 class JSONCORSMiddleware(CORSMiddleware):

@@ -28,7 +28,7 @@ async def health(request: Request) -> HealthStatus | JSONResponse:
     """Liveness and database reachability (a real query). No authentication."""
     try:
         with anyio.fail_after(PING_TIMEOUT_SECONDS):
-            await ping(request.app.state.engine)
+            await ping(request.app.state.database.reader)
     except Exception:
         error = DatabaseUnavailable()
         body = HealthUnavailable(detail=error.message, code=error.code)

@@ -1,18 +1,13 @@
-"""The sync domain's periodic work: reminder delivery every second, and upkeep (change-log
-pruning, expired idempotency keys and tickets). Each job is bounded (a few batches with a
-LIMIT, each its own short transaction) and safe to run on every worker of every instance at
-once. `SyncJobs` runs them in each worker, started and stopped by the app's lifespan."""
+"""The sync domain's periodic upkeep, for `app.core.background`: each job is bounded (a few
+batches with a LIMIT, each its own short transaction) and safe to run on every worker of every
+instance at once."""
 
-import asyncio
-import contextlib
-import logging
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.background import PeriodicJob
 from app.core.database import Database
 from app.sync.changelog import prune_changes
 from app.sync.hub import EventHub
@@ -57,50 +52,12 @@ async def expire_event_tickets(database: Database, size: int = 1000) -> int:
     )
 
 
-@dataclass(frozen=True)
-class Job:
-    name: str
-    every: float  # seconds between the end of one run and the start of the next
-    run: Callable[[], Awaitable[object]]
-
-
-def sync_jobs(database: Database, hub: EventHub) -> list[Job]:
+def sync_jobs(database: Database, events: EventHub) -> list[PeriodicJob]:
+    """The sync domain's jobs for `app.core.background.BackgroundJobs`."""
     return [
         # API.md: a reminder goes out within 5 s of `remind_at`.
-        Job("deliver reminders", 1.0, partial(deliver_due_reminders, database, hub)),
-        Job("prune the change log", 3600.0, partial(prune_change_log, database)),
-        Job("expire idempotency keys", 600.0, partial(expire_idempotency_keys, database)),
-        Job("expire event tickets", 600.0, partial(expire_event_tickets, database)),
+        PeriodicJob("deliver reminders", 1.0, partial(deliver_due_reminders, database, events)),
+        PeriodicJob("prune the change log", 3600.0, partial(prune_change_log, database)),
+        PeriodicJob("expire idempotency keys", 600.0, partial(expire_idempotency_keys, database)),
+        PeriodicJob("expire event tickets", 600.0, partial(expire_event_tickets, database)),
     ]
-
-
-logger = logging.getLogger(__name__)
-
-
-class SyncJobs:
-    """Runs the jobs in this worker until stopped; a failed run is logged and retried at the
-    next period (the database may be restarting)."""
-
-    def __init__(self, jobs: list[Job]) -> None:
-        self.jobs = jobs
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._keep_running(job)) for job in self.jobs]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-
-    async def _keep_running(self, job: Job) -> None:
-        while True:
-            try:
-                async with asyncio.timeout(60):
-                    await job.run()
-            except Exception as exc:
-                logger.warning("job %r failed: %s", job.name, type(exc).__name__)
-            await asyncio.sleep(job.every * random.uniform(0.9, 1.1))

@@ -15,10 +15,13 @@ from pathlib import Path
 
 import httpx
 
+from app.core.config import Settings
 from tests.conftest import TEST_SECRET
 
 BACKEND_DIR = Path(__file__).resolve().parent.parent.parent
 START_TIMEOUT_SECONDS = 30
+# Environment variables the service reads as settings (case-insensitively).
+SETTING_NAMES = frozenset({*Settings.model_fields, "env_file"})
 
 
 def free_port() -> int:
@@ -50,9 +53,15 @@ class Server:
 
 def server_env(database_url: str, port: int, **settings: str) -> dict[str, str]:
     """The environment of a server on 127.0.0.1:`port`: test-friendly defaults, then `settings`
-    (upper-cased names, as the service reads them)."""
+    (upper-cased names, as the service reads them). Nothing comes from the developer's own
+    configuration: their environment's setting variables are left out, and ENV_FILE= turns
+    off the settings files (the repository root's `.env` above all)."""
+    inherited = {
+        name: value for name, value in os.environ.items() if name.lower() not in SETTING_NAMES
+    }
     env = {
-        **os.environ,
+        **inherited,
+        "ENV_FILE": "",
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
@@ -66,12 +75,13 @@ def server_env(database_url: str, port: int, **settings: str) -> dict[str, str]:
     return env
 
 
-def start_server(env: dict[str, str], log_path: Path) -> Server:
-    """Start `python -m app run` and wait until /api/health answers (any status)."""
+def start_server(env: dict[str, str], log_path: Path, *, backend: Path = BACKEND_DIR) -> Server:
+    """Start `python -m app run` (the `app` package in `backend`) and wait until /api/health
+    answers (any status)."""
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "run"],
-            cwd=BACKEND_DIR,
+            cwd=backend,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -94,8 +104,10 @@ def start_server(env: dict[str, str], log_path: Path) -> Server:
 
 
 @contextmanager
-def running_server(env: dict[str, str], log_path: Path) -> Iterator[Server]:
-    server = start_server(env, log_path)
+def running_server(
+    env: dict[str, str], log_path: Path, *, backend: Path = BACKEND_DIR
+) -> Iterator[Server]:
+    server = start_server(env, log_path, backend=backend)
     try:
         yield server
     finally:
