@@ -28,7 +28,29 @@ STATEFUL_SCENARIOS = 50
 pytestmark = pytest.mark.usefixtures("anyio_backend")
 
 # Only the OpenAPI document is read from this app; each test fuzzes an app on a fresh database.
-openapi = schemathesis.openapi.from_asgi("/openapi.json", create_app(make_settings("sqlite://")))
+
+
+def without_lifespan(app: Any) -> Any:
+    """The app without its lifespan: loading the schema must not start the background jobs in
+    another thread while this module's imports are still compiling, which CPython 3.11 does not
+    survive reliably ("AST constructor recursion depth mismatch")."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            await send({"type": f"{message['type']}.complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+
+    return asgi
+
+
+openapi = schemathesis.openapi.from_asgi(
+    "/openapi.json", without_lifespan(create_app(make_settings("sqlite://")))
+)
 openapi.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, database="none")
 # A well-formed sync cursor the service never issued is 410 `cursor_expired` (API.md).
 openapi.config.checks.positive_data_acceptance.expected_statuses.append("410")
