@@ -28,7 +28,7 @@ async def explain_plans(settings: Any, seeded: Seeded) -> bool:
     import asyncpg
     from app.accounts.sessions import Caller, get_user_for_session
     from app.core.database import create_database, create_engine
-    from app.tasks.queries import list_tasks
+    from app.tasks.listing import list_tasks
     from app.tasks.schemas import TaskQuery
     from sqlalchemy import event
 

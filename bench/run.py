@@ -97,7 +97,7 @@ def run_postgres(wrk: str) -> None:
     os.environ.update(server_env)
     from app.accounts.passwords import PasswordHasher
     from app.core.config import load_settings
-    from app.tasks.queries import search_text
+    from app.tasks.listing import search_text
 
     settings = load_settings()
     say(
