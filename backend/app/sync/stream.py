@@ -41,6 +41,8 @@ _last_warning = 0.0
 async def _events(
     database: Database, handle: StreamHandle, cursor: int, shutdown: anyio.Event
 ) -> AsyncIterator[ServerSentEvent]:
+    # Something at once: clients and proxies see the stream is open (and HEAD ends here).
+    yield ServerSentEvent(comment="connected")
     while not handle.ended and not shutdown.is_set():
         handle.wake.clear()
         try:
