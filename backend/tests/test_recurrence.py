@@ -2,6 +2,7 @@
 next occurrence, with RFC 5545's rules (DTSTART counts, COUNT, UNTIL, short months, DST)."""
 
 import asyncio
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -303,6 +304,34 @@ async def test_invalid_rules_are_422_naming_recurrence(
     assert response.status_code == 422, response.text
     assert {tuple(e["loc"][:2]) for e in response.json()["detail"]} == {("body", "recurrence")}
     assert (await client.get("/api/tasks", headers=auth_headers)).json() == []
+
+
+async def test_a_rule_that_never_matches_does_not_stall_other_requests(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    # dateutil walks such a rule for a fifth of a second or more before giving up; run on the
+    # event loop, that would hold every other request of the worker for as long.
+    rule = "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"
+    body = {"title": "x", "due_date": "2030-01-07", "recurrence": rule}
+    gaps: list[float] = []
+    stop = asyncio.Event()
+
+    async def tick() -> None:  # how long the event loop goes without running anything else
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.002)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.ensure_future(tick())
+    started = time.perf_counter()
+    response = await client.post("/api/tasks", json=body, headers=auth_headers)
+    took = time.perf_counter() - started
+    stop.set()
+    await ticker
+    assert response.status_code == 422
+    assert max(gaps) < took / 2, (max(gaps), took)
 
 
 async def test_rule_checks_on_patch_leave_the_task_as_it_was(

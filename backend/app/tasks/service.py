@@ -11,9 +11,10 @@ Every write runs in the caller's transaction and follows the same steps (DESIGN.
 """
 
 import uuid
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
+import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.sessions import Caller
@@ -24,6 +25,14 @@ from app.tasks.schemas import TaskCreate, TaskPatch, TaskQuery, TaskUpdate
 Record = dict[str, Any]
 # If-Match as versions: None = no precondition (or `*`: any existing task).
 Versions = Collection[int] | None
+T = TypeVar("T")
+
+
+async def _stepping_rules(function: Callable[..., T], *args: Any) -> T:
+    """Run a `changes` function that steps a recurrence rule off the event loop: dateutil may
+    walk a rule that never matches for a fifth of a second or more before it gives up (see
+    `recurrence`), and every other request on this worker would wait for it."""
+    return await anyio.to_thread.run_sync(function, *args)
 
 
 # --- reads -------------------------------------------------------------------------------------
@@ -47,7 +56,10 @@ async def create_task(
 ) -> Record:
     owner_zone = await queries.lock_owner(connection=connection, owner_id=owner_id)
     members = data.model_dump()
-    task = changes.new_task(owner_id, members, owner_zone)
+    if members["recurrence"] is not None:
+        task = await _stepping_rules(changes.new_task, owner_id, members, owner_zone)
+    else:
+        task = changes.new_task(owner_id, members, owner_zone)
     tag_ids = await _canonicalise_tags(connection, task)
     await queries.insert_task_row(connection=connection, task=task)
     await tags.link(connection=connection, task_ids=[task["id"]], tag_ids=tag_ids)
@@ -111,10 +123,16 @@ async def _update(
     owner_zone = await queries.lock_owner(connection=connection, owner_id=owner_id)
     current = await queries.lock_task(connection=connection, owner_id=owner_id, task_id=task_id)
     _check_precondition(current, if_match)
-    task = changes.changed_task(current, members, owner_zone)
+    recurring = members.get("recurrence") is not None or current["recurrence"] is not None
+    if recurring:
+        task = await _stepping_rules(changes.changed_task, current, members, owner_zone)
+    else:
+        task = changes.changed_task(current, members, owner_zone)
     retag = "tags" in members and members["tags"] != current["tags"]
     tag_ids = await _canonicalise_tags(connection, task) if retag else None
-    completion = changes.complete_occurrence(task, current, owner_zone)
+    completion = None  # only a recurring task completes into a copy
+    if recurring:
+        completion = await _stepping_rules(changes.complete_occurrence, task, current, owner_zone)
     if completion is not None:
         copy_tag_ids = tag_ids
         if copy_tag_ids is None:
