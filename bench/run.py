@@ -10,7 +10,8 @@ Everything printed is also written to bench/results/latest.txt.
 
 The parts: common.py (settings, output), seed.py (database), plans.py (EXPLAIN), server.py
 (processes), load.py (wrk), profiling.py (py-spy), report.py (tables and targets),
-sqlite_scenario.py (SQLite), reference_app.py (the raw reference).
+sqlite_scenario.py (SQLite), events_scenario.py (1,000 event streams), reference_app.py (the raw
+reference).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from common import (
     fail,
     say,
 )
+from events_scenario import run_events
 from load import Load, Result, ensure_wrk
 from plans import explain_plans
 from profiling import profile_list
@@ -182,6 +184,8 @@ def run_postgres(wrk: str) -> None:
             ref_memory = {pid: memory_kb(pid) for pid in ref.workers()}
             ref.stop()
             ref = None
+        if "events" in ONLY:
+            run_events(load, app, results)
         scenario("get", "get GET /api/tasks/{id}", app, "get", CONNECTIONS)
         scenario("create_delete", "create+delete POST, DELETE", app, "create_delete", CONNECTIONS)
         scenario("me", "me GET /api/auth/me", app, "me", CONNECTIONS)

@@ -22,6 +22,10 @@ from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestConte
 from app.mcp import router as mcp_router
 from app.mcp.server import create_mcp
 from app.service import router as service_router
+from app.sync import router as sync_router
+from app.sync.hub import EventHub
+from app.sync.jobs import sync_jobs
+from app.sync.news import NewsMiddleware
 from app.tasks import router as tasks_router
 from app.tasks import tags_router
 
@@ -41,8 +45,10 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     better_auth = BetterAuthVerifier(settings) if settings.better_auth_enabled else None
     database = create_database(engine, settings)
     mcp = create_mcp(settings=settings, database=database, better_auth=better_auth)
+    # Live events: this worker's open streams and the news between instances (app.sync.hub).
+    events = EventHub(database, settings.events_broker_url)
     # Upkeep in every worker, at start and then periodically (app.core.background).
-    jobs = BackgroundJobs([session_cleanup_job(database)])
+    jobs = BackgroundJobs([session_cleanup_job(database), *sync_jobs(database, events)])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +57,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         async with mcp.session_manager.run():
             yield
         await jobs.stop()
+        await events.aclose()
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
@@ -67,6 +74,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         openapi_tags=[
             {"name": "auth", "description": "Accounts, sessions and tokens."},
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
+            {"name": "events", "description": "Live task changes (Server-Sent Events)."},
             {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
             {"name": "service", "description": "Liveness and database reachability."},
         ],
@@ -75,6 +83,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.engine = engine
     app.state.database = database
     app.state.jobs = jobs
+    app.state.events = events
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),
@@ -84,7 +93,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
 
     install_error_handlers(app)
     install_docs(app)
-    # Routes are matched in order: the task routes, which most requests go to, come first.
+    # Routes are matched in order: the task routes, which most requests go to, come first
+    # (`/api/tasks/sync` before `/api/tasks/{task_id}`).
+    app.include_router(sync_router.router)
     app.include_router(tasks_router.router)
     app.include_router(tags_router.router)
     app.include_router(accounts_router.router)
@@ -93,6 +104,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.router.routes.append(mcp.route)
 
     app.add_middleware(HeadMiddleware)
+    # A write's news goes out once its response starts, after its commit (app.sync.news).
+    app.add_middleware(NewsMiddleware, announce=events.announce)
     app.add_middleware(
         JSONCORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -103,6 +116,8 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "Authorization",
             "Content-Type",
             "X-Request-ID",
+            "Idempotency-Key",
+            "Last-Event-ID",
             "If-Match",
             "If-None-Match",
             "Mcp-Protocol-Version",
@@ -114,6 +129,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             "Location",
             "X-Request-ID",
             "Retry-After",
+            "Idempotency-Replayed",
             "ETag",
             "WWW-Authenticate",
             "Mcp-Session-Id",

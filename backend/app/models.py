@@ -2,13 +2,17 @@
 
 from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
+from app.sync.models import EventTicket, IdempotencyKey, TaskChange
 from app.tasks.models import Task
 
 __all__ = [
     "AuthSession",
     "Base",
+    "EventTicket",
+    "IdempotencyKey",
     "PersonalAccessToken",
     "RefreshToken",
     "Task",
+    "TaskChange",
     "User",
 ]

@@ -1,7 +1,7 @@
 """personal access tokens
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01 03:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 revision: str = "0004"
 # The newest revision on main; becomes "0003" once the sync migration has landed.
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

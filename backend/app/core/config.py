@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     mcp_resource_url: str | None = None
 
     rate_limit_storage_url: str | None = None
+    # redis://... : instances tell each other which users' change logs grew (app.sync.broker).
+    events_broker_url: str | None = None
     login_rate_limit: str = "5/minute"
     register_rate_limit: str = "20/hour"
 

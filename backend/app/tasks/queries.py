@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.models import User
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
 from app.core.statements import Statement, fetch_all
+from app.sync.changelog import record_change
 from app.tasks.errors import TaskNotFound
 from app.tasks.listing import PUBLIC_COLUMNS, Record, search_text
 from app.tasks.models import Task
@@ -76,6 +77,9 @@ def _stored(task: Record) -> Record:
 
 async def insert_task_row(*, connection: AsyncConnection, task: Record) -> None:
     await connection.execute(insert(Task).values(_stored(task)))
+    await record_change(  # sync hook: the change log
+        connection=connection, user_id=task["user_id"], task_id=task["id"], kind="created"
+    )
 
 
 async def update_task_row(*, connection: AsyncConnection, task: Record) -> None:
@@ -84,6 +88,9 @@ async def update_task_row(*, connection: AsyncConnection, task: Record) -> None:
         values.pop(key)
     statement = update(Task).where(Task.id == task["id"], Task.user_id == task["user_id"])
     await connection.execute(statement.values(values))
+    await record_change(  # sync hook: the change log
+        connection=connection, user_id=task["user_id"], task_id=task["id"], kind="updated"
+    )
 
 
 async def delete_task_row(
@@ -95,7 +102,12 @@ async def delete_task_row(
         delete(Task).where(Task.user_id == owner_id, Task.id == task_id).returning(Task.tags)
     )
     tags = (await connection.execute(statement)).scalar_one_or_none()
-    return None if tags is None else list(tags)
+    if tags is None:
+        return None
+    await record_change(  # sync hook: the change log
+        connection=connection, user_id=owner_id, task_id=task_id, kind="deleted"
+    )
+    return list(tags)
 
 
 async def lock_floating_tasks(*, connection: AsyncConnection, owner_id: uuid.UUID) -> list[Record]:

@@ -11,6 +11,7 @@ from app.accounts.dependencies import CurrentUser, TaskReader
 from app.accounts.errors import AUTH_ERRORS
 from app.core.database import ConnectionDep
 from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
+from app.sync.idempotency import IdempotencyKeyHeader, creation_responses, run_idempotently
 from app.tasks import service
 from app.tasks.conditions import etag, if_match_versions, none_match
 from app.tasks.errors import PreconditionFailed, TaskNotFound
@@ -120,19 +121,39 @@ async def list_tasks(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses={201: {"headers": ETAG_HEADER}, **responses(*BODY_ERRORS)},
+    response_model=TaskPublic,
+    responses={
+        201: {"headers": ETAG_HEADER},
+        **responses(*BODY_ERRORS),
+        **creation_responses(),  # sync hook: idempotency keys
+    },
 )
 async def create_task(
     data: TaskCreate,
     user: CurrentUser,
     connection: ConnectionDep,
     request: Request,
-    response: Response,
-) -> TaskPublic:
-    """Create a task."""
-    task = await service.create_task(connection=connection, owner_id=user.id, data=data)
-    response.headers["Location"] = str(request.url_for("get_task", task_id=task["id"]))
-    return _task_response(task, response)
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Create a task. With `Idempotency-Key`, a retry returns the first response."""
+
+    async def create() -> Response:
+        task = await service.create_task(connection=connection, owner_id=user.id, data=data)
+        headers = {
+            "Location": str(request.url_for("get_task", task_id=task["id"])),
+            "ETag": etag(task["version"]),
+        }
+        body = TaskPublic.model_validate(task).model_dump_json()
+        return Response(body, 201, headers=headers, media_type="application/json")
+
+    # sync hook: idempotency keys (app.sync.idempotency)
+    return await run_idempotently(
+        connection=connection,
+        user_id=user.id,
+        key=idempotency_key,
+        body=data.model_dump(mode="json"),
+        create=create,
+    )
 
 
 @router.get(

@@ -1,0 +1,21 @@
+"""Response models of delta sync and event tickets."""
+
+import uuid
+
+from pydantic import BaseModel, Field
+
+from app.tasks.schemas import TaskPublic
+
+
+class SyncPage(BaseModel):
+    tasks: list[TaskPublic] = Field(
+        description="Created or changed since the cursor (current state)."
+    )
+    deleted: list[uuid.UUID] = Field(description="Ids of tasks deleted since the cursor.")
+    cursor: str = Field(description="Pass it back as `cursor` (or `Last-Event-ID`) next time.")
+    has_more: bool = Field(description="More changes are waiting: call again with `cursor` now.")
+
+
+class EventTicket(BaseModel):
+    ticket: str = Field(description="For `GET /api/events?ticket=`: single use, bound to you.")
+    expires_in: int = Field(description="Seconds the ticket stays valid.")
