@@ -104,6 +104,8 @@ async def test_expiry_is_counted_in_days_from_creation(
         {"name": "ok", "expires_in_days": 3651},
         {"name": "ok", "expires_in_days": "soon"},
         {"name": "ok", "expires_in_days": 1.5},
+        {"name": "ok", "expires_in_days": True},
+        {"name": "ok", "expires_in_days": "30"},
     ],
 )
 async def test_bad_token_requests_get_422_and_create_nothing(
@@ -180,6 +182,20 @@ async def test_a_personal_token_sees_only_its_owners_tasks(
         )
         assert response.status_code == 404
         assert response.json()["code"] == "task_not_found"
+
+
+async def test_a_personal_token_syncs_and_gets_event_tickets_for_its_owner_only(
+    client: httpx.AsyncClient, auth_headers: dict[str, str], other_user_headers: dict[str, str]
+) -> None:
+    mine = (await client.post("/api/tasks", json={"title": "Mine"}, headers=auth_headers)).json()
+    await client.post("/api/tasks", json={"title": "Theirs"}, headers=other_user_headers)
+    headers = pat(await create_token(client, auth_headers))
+    synced = await client.get("/api/tasks/sync", headers=headers)
+    assert synced.status_code == 200, synced.text
+    assert [task["id"] for task in synced.json()["tasks"]] == [mine["id"]]
+    ticket = await client.post("/api/events/ticket", headers=headers)
+    assert ticket.status_code == 201, ticket.text
+    assert ticket.json()["ticket"]
 
 
 async def test_a_personal_token_cannot_manage_personal_tokens(

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -106,7 +107,8 @@ class AuthResponse(BaseModel):
 
 class PersonalTokenCreate(Body):
     name: Name = Field(description="What the token is for, e.g. `Claude Desktop`.")
-    expires_in_days: int | None = Field(
+    # Strict: JSON `true` is not a number of days (lax mode would read it as 1).
+    expires_in_days: StrictInt | None = Field(
         None, ge=1, le=3650, description="Days until the token stops working; left out: never."
     )
 
