@@ -91,6 +91,10 @@ async def test_expiry_is_counted_in_days_from_creation(
     assert datetime.fromisoformat(created["expires_at"]) - created_at == timedelta(days=30)
     longest = await create_token(client, auth_headers, expires_in_days=3650)
     assert longest["expires_at"] is not None
+    # JSON Schema's integer: 30.0 is the whole number 30, as every JSON library may write it.
+    written_as_float = await create_token(client, auth_headers, expires_in_days=30.0)
+    written_at = datetime.fromisoformat(written_as_float["created_at"])
+    assert datetime.fromisoformat(written_as_float["expires_at"]) - written_at == timedelta(days=30)
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,21 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictInt,
     StringConstraints,
     WithJsonSchema,
     field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from app.core.validation import NO_NUL, NOT_BLANK, NOT_SPECIAL_USE, Body, Storable, bounded
+from app.core.validation import (
+    NO_NUL,
+    NOT_BLANK,
+    NOT_SPECIAL_USE,
+    Body,
+    Storable,
+    WholeNumber,
+    bounded,
+)
 from app.tasks.fields import IanaZone
 
 
@@ -107,9 +114,8 @@ class AuthResponse(BaseModel):
 
 class PersonalTokenCreate(Body):
     name: Name = Field(description="What the token is for, e.g. `Claude Desktop`.")
-    # Strict: JSON `true` is not a number of days (lax mode would read it as 1).
-    expires_in_days: StrictInt | None = Field(
-        None, ge=1, le=3650, description="Days until the token stops working; left out: never."
+    expires_in_days: Annotated[int, Field(ge=1, le=3650), WholeNumber] | None = Field(
+        None, description="Days until the token stops working; left out: never."
     )
 
 

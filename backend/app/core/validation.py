@@ -1,10 +1,12 @@
 """What every request body and string field shares: bounded, storable, documented text."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     GetJsonSchemaHandler,
     StringConstraints,
@@ -52,6 +54,18 @@ NOT_SPECIAL_USE = Documented(r"^(?!.*[@.](arpa|invalid|local|localhost|onion)\s*
 
 # Every accepted string is bounded, trimmed where it is a label, and storable (`storable_text`).
 Storable = AfterValidator(storable_text)
+
+
+def _json_number(value: Any) -> Any:
+    # JSON `true` is not 1 and `"30"` is not a number; `30.0` is (JSON Schema's integer).
+    if isinstance(value, bool | str):
+        raise ValueError("must be a whole number")
+    return value
+
+
+# On an `int`, after its bounds: a JSON integer as JSON Schema defines it (30 and 30.0), never
+# `true` or `"30"`, which pydantic's lax mode would read as numbers.
+WholeNumber = BeforeValidator(_json_number)
 
 
 class Body(BaseModel):
