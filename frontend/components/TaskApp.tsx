@@ -86,7 +86,7 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
     }
     setError(null);
     setNotice(`Added “${data.title}”.`);
-    await load();
+    void load(); // the form clears as soon as this returns, while the list reloads
     return true;
   }
 
@@ -141,6 +141,34 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
     await load();
   }
 
+  /** The edit form, with the conflict message when the task changed elsewhere since it opened. */
+  function editor(task: Task) {
+    return (
+      <TaskForm
+        label="Edit task"
+        task={task}
+        submitLabel="Save"
+        onSubmit={(fields) => save(task, fields, `"${task.version}"`)}
+        onCancel={() => {
+          setEditing(null);
+          setConflict(null);
+        }}
+      >
+        {conflict && (
+          <div role="alert" className="conflict">
+            <p>This task changed elsewhere — reload or overwrite.</p>
+            <button type="button" onClick={() => void reloadEditing(task)}>
+              Reload
+            </button>
+            <button type="button" onClick={() => void save(task, conflict.fields, conflict.etag)}>
+              Overwrite
+            </button>
+          </div>
+        )}
+      </TaskForm>
+    );
+  }
+
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   return (
     <>
@@ -173,6 +201,11 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
           </p>
         )}
         <FilterBar filters={filters} tags={tags} onChange={(c) => setFilters((f) => ({ ...f, ...c }))} />
+        {editing && !tasks?.some((t) => t.id === editing.id) && (
+          <div className="task editing" key={`${editing.id}-${editing.version}`}>
+            {editor(editing)}
+          </div>
+        )}
         {tasks === null ? (
           <p>Loading…</p>
         ) : tasks.length === 0 ? (
@@ -182,28 +215,7 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
             {tasks.map((task) =>
               editing?.id === task.id ? (
                 <li key={`${task.id}-${editing.version}`} className="task editing">
-                  <TaskForm
-                    label="Edit task"
-                    task={editing}
-                    submitLabel="Save"
-                    onSubmit={(fields) => save(editing, fields, `"${editing.version}"`)}
-                    onCancel={() => {
-                      setEditing(null);
-                      setConflict(null);
-                    }}
-                  >
-                    {conflict && (
-                      <div role="alert" className="conflict">
-                        <p>This task changed elsewhere — reload or overwrite.</p>
-                        <button type="button" onClick={() => void reloadEditing(editing)}>
-                          Reload
-                        </button>
-                        <button type="button" onClick={() => void save(editing, conflict.fields, conflict.etag)}>
-                          Overwrite
-                        </button>
-                      </div>
-                    )}
-                  </TaskForm>
+                  {editor(editing)}
                 </li>
               ) : (
                 <TaskItem key={task.id} task={task} onToggle={toggle} onEdit={setEditing} onDelete={remove} />

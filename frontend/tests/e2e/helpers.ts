@@ -48,6 +48,7 @@ export async function addTask(page: Page, task: NewTask): Promise<void> {
   }
   await form.getByRole("button", { name: "Add task" }).click();
   await expect(page.getByRole("status")).toHaveText(`Added “${task.title}”.`);
+  await expect(form.getByLabel("Title")).toHaveValue("");
 }
 
 export function taskItem(page: Page, title: string) {
