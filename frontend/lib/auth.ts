@@ -12,9 +12,12 @@ import { nextCookies } from "better-auth/next-js";
 import { Pool } from "pg";
 
 const dataDir = process.env.AUTH_DATA_DIR ?? path.join(process.cwd(), ".data");
+// `next build` loads this module to collect page data: it must not create files or need secrets.
+const building = process.env.NEXT_PHASE === "phase-production-build";
 
 /** PostgreSQL when DATABASE_URL is set, else a SQLite file under AUTH_DATA_DIR (default .data/). */
 function database() {
+  if (building) return new Database(":memory:");
   if (process.env.DATABASE_URL) return new Pool({ connectionString: process.env.DATABASE_URL });
   mkdirSync(dataDir, { recursive: true });
   return new Database(path.join(dataDir, "auth.sqlite"));
@@ -23,6 +26,7 @@ function database() {
 /** BETTER_AUTH_SECRET, or (like the backend's JWT_SECRET in development) one generated once and kept. */
 function secret(): string {
   if (process.env.BETTER_AUTH_SECRET) return process.env.BETTER_AUTH_SECRET;
+  if (building) return "only-used-while-building-never-to-sign-anything";
   mkdirSync(dataDir, { recursive: true });
   const file = path.join(dataDir, "auth-secret");
   if (!existsSync(file)) {
