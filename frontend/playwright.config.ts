@@ -56,6 +56,8 @@ export default defineConfig({
         BETTER_AUTH_SECRET: "e2e-tests-only-secret-0123456789abcdef0123",
         AUTH_DATA_DIR: dataDir,
         AUTH_RATE_LIMIT: "off",
+        // Short-lived tokens, so renewal before expiry happens (and is tested) within the suite.
+        AUTH_JWT_LIFETIME: "12s",
         API_URL: apiUrl,
       },
     },
