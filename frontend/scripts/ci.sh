@@ -7,8 +7,25 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n--- frontend: %s\n' "$*"; }
 
-step "npm ci"
-PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+# npm ci compiles better-sqlite3's SQLite from source (~2 min: its prebuilt binaries are on
+# GitHub, out of reach here). Like a CI cache, a copy of node_modules made by `npm ci` from these
+# exact package.json and package-lock.json (and this Node) is kept outside the checkout and reused.
+# NPM_CI_CACHE=off always runs npm ci.
+cache_root="${NPM_CI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/todo-frontend-ci}"
+cache_key="$(cat package.json package-lock.json | sha256sum | cut -c1-16)-node$(node --version)-$(uname -m)"
+cached="$cache_root/$cache_key/node_modules"
+if [[ "${NPM_CI_CACHE:-on}" != off && -f "$cached/.package-lock.json" ]]; then
+  step "node_modules from the CI cache ($cache_key: npm ci of this very lock file)"
+  rm -rf node_modules
+  cp -a "$cached" node_modules
+else
+  step "npm ci"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+  if [[ "${NPM_CI_CACHE:-on}" != off ]]; then
+    rm -rf "$cache_root" && mkdir -p "$cache_root/$cache_key"
+    cp -a node_modules "$cached"
+  fi
+fi
 
 step "type check (tsc --noEmit, strict; includes the type-level test tests/types/)"
 npx tsc --noEmit
