@@ -59,6 +59,8 @@ export default defineConfig({
         // Short-lived tokens, so renewal before expiry happens (and is tested) within the suite.
         AUTH_JWT_LIFETIME: "12s",
         API_URL: apiUrl,
+        // Better Auth on SQLite in the temporary folder, or on the PostgreSQL this names.
+        DATABASE_URL: process.env.E2E_AUTH_DATABASE_URL ?? "",
       },
     },
   ],

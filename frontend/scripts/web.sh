@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make web`: the backend (SQLite unless DATABASE_URL says otherwise) and this app's production
 # build, wired together: the backend accepts the app's Better Auth JWTs and its browser origin.
-# Ctrl-C stops both. Ports: PORT (backend, 8000) and WEB_PORT (app, 3000).
+# Ctrl-C stops both. Ports: PORT (backend, 8000) and WEB_PORT (app, 3000). DATABASE_URL is the
+# backend's; Better Auth keeps its own database: AUTH_DATABASE_URL (PostgreSQL), else SQLite in .data/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,7 @@ trap stop INT TERM EXIT
 
 (cd ../backend && PORT="$API_PORT" exec .venv/bin/python -m app run) &
 pids+=($!)
-PORT="$WEB_PORT" node_modules/.bin/next start -p "$WEB_PORT" &
+DATABASE_URL="${AUTH_DATABASE_URL:-}" PORT="$WEB_PORT" node_modules/.bin/next start -p "$WEB_PORT" &
 pids+=($!)
 
 for _ in $(seq 120); do
