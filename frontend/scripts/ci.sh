@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n--- frontend: %s\n' "$*"; }
+step() { printf "\n--- frontend: %s  (at %d s)\n" "$*" "$SECONDS"; }
 
 # npm ci compiles better-sqlite3's SQLite from source (~2 min: its prebuilt binaries are on
 # GitHub, out of reach here). Like a CI cache, a copy of node_modules made by `npm ci` from these
@@ -46,4 +46,4 @@ fi
 
 step "Playwright (end-to-end, chromium)"
 npx playwright test
-echo "Screenshots: $(pwd)/screenshots"
+echo "Screenshots: $(pwd)/screenshots  (frontend stage: $SECONDS s)"
