@@ -29,6 +29,7 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
   const [links, setLinks] = useState<Record<string, string>>({});
   const [tags, setTags] = useState<Tag[]>([]);
   const [editing, setEditing] = useState<Task | null>(null);
+  const [lastEdited, setLastEdited] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [notice, setNotice] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -106,6 +107,7 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
     setError(null);
     setConflict(null);
     setEditing(null);
+    setLastEdited(task.id);
     setNotice(`Saved “${data.title}”.`);
     await load();
     return true;
@@ -151,6 +153,7 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
         onSubmit={(fields) => save(task, fields, `"${task.version}"`)}
         onCancel={() => {
           setEditing(null);
+          setLastEdited(task.id);
           setConflict(null);
         }}
       >
@@ -218,7 +221,15 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
                   {editor(editing)}
                 </li>
               ) : (
-                <TaskItem key={task.id} task={task} onToggle={toggle} onEdit={setEditing} onDelete={remove} />
+                <TaskItem
+                  key={task.id}
+                  task={task}
+                  onToggle={toggle}
+                  onEdit={setEditing}
+                  onDelete={remove}
+                  returnFocus={lastEdited === task.id}
+                  onFocusReturned={() => setLastEdited(null)}
+                />
               ),
             )}
           </ul>

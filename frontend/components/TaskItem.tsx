@@ -1,4 +1,5 @@
 "use client";
+import { useEffect, useRef } from "react";
 import type { Task } from "@/lib/api";
 import { formatDue } from "@/lib/dates";
 import { describeRule } from "@/lib/recurrence";
@@ -8,9 +9,18 @@ type Props = {
   onToggle: (task: Task, completed: boolean) => void;
   onEdit: (task: Task) => void;
   onDelete: (task: Task) => void;
+  /** Just closed its edit form: keyboard focus comes back to its Edit button. */
+  returnFocus?: boolean;
+  onFocusReturned?: () => void;
 };
 
-export function TaskItem({ task, onToggle, onEdit, onDelete }: Props) {
+export function TaskItem({ task, onToggle, onEdit, onDelete, returnFocus = false, onFocusReturned }: Props) {
+  const editButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (!returnFocus) return;
+    editButton.current?.focus();
+    onFocusReturned?.(); // once: a later remount (another tab, page) must not take focus
+  }, [returnFocus, onFocusReturned]);
   const overdue = !task.completed && task.due_at !== null && new Date(task.due_at) < new Date();
   return (
     <li className={`task${task.completed ? " done" : ""}`} data-testid="task" aria-label={task.title}>
@@ -44,7 +54,7 @@ export function TaskItem({ task, onToggle, onEdit, onDelete }: Props) {
         </p>
       </div>
       <div className="item-actions">
-        <button type="button" onClick={() => onEdit(task)} aria-label={`Edit “${task.title}”`}>
+        <button ref={editButton} type="button" onClick={() => onEdit(task)} aria-label={`Edit “${task.title}”`}>
           Edit
         </button>
         <button type="button" onClick={() => onDelete(task)} aria-label={`Delete “${task.title}”`}>

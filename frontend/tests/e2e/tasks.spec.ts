@@ -71,6 +71,7 @@ test("editing a task sets recurrence presets and a custom rule", async ({ page }
   await page.screenshot({ path: path.join(SHOTS, "edit-task.png"), fullPage: true });
   await form.getByRole("button", { name: "Save" }).click();
   await expect(taskItem(page, "Team sync").getByText("↻ Weekly on Mon, Thu")).toBeVisible();
+  await expect(taskItem(page, "Team sync").getByRole("button", { name: "Edit “Team sync”" })).toBeFocused();
   await expect(taskItem(page, "Team sync").getByText("High")).toBeVisible();
 
   await taskItem(page, "Team sync").getByRole("button", { name: "Edit “Team sync”" }).click();
