@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export NEXT_TELEMETRY_DISABLED=1
+
 step() { printf "\n--- frontend: %s  (at %d s)\n" "$*" "$SECONDS"; }
 
 # npm ci compiles better-sqlite3's SQLite from source (~2 min: its prebuilt binaries are on

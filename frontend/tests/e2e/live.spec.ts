@@ -15,6 +15,10 @@ test("a second device of the same user sees changes live", async ({ page, browse
   await expect(page.getByText("No tasks yet.")).toBeVisible(); // gone from Active here too
   await page.getByRole("button", { name: "Completed" }).click();
   await expect(titles(page)).toHaveText(["Land on the moon"]);
+  // Reopened here: back in the other device's Active list.
+  await taskItem(page, "Land on the moon").getByRole("checkbox", { name: "Reopen “Land on the moon”" }).click();
+  await expect(page.getByRole("status")).toHaveText("Reopened “Land on the moon”.");
+  await expect(titles(other.page)).toHaveText(["Land on the moon"]);
   await other.context.close();
 });
 
