@@ -1,24 +1,30 @@
-# The two commands: `make run` and `make test`. Everything else here serves them.
+# The commands: `make run`, `make test` and `make web`. Everything else here serves them.
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 
 ROOT := $(abspath .)
 BACKEND := $(ROOT)/backend
+FRONTEND := $(ROOT)/frontend
 TOOLS := $(ROOT)/.tools
 UV := $(TOOLS)/bin/uv
 VENV := $(BACKEND)/.venv
 PY := $(VENV)/bin/python
 SYNCED := $(VENV)/.synced
+# npm ci leaves this copy of the lock file behind: installed, and from this lock file.
+NODE_MODULES := $(FRONTEND)/node_modules/.package-lock.json
 
 # uv uses the machine's Python; it never downloads one.
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run serve migrate openapi test lint typecheck check bench clean
+.PHONY: run web serve migrate openapi test lint typecheck check bench clean
 
 run: $(SYNCED) ## Serve the API on http://$${HOST:-127.0.0.1}:$${PORT:-8000} (SQLite unless DATABASE_URL says otherwise)
 	cd $(BACKEND) && exec $(PY) -m app run
+
+web: $(SYNCED) $(NODE_MODULES) ## The whole system: the Next.js app on http://localhost:3000, signed in with Better Auth, over the API on :8000
+	exec $(FRONTEND)/scripts/web.sh
 
 serve: $(SYNCED) ## Production server: WORKERS processes (default: CPU cores)
 	cd $(BACKEND) && exec $(PY) -m app serve
@@ -51,5 +57,8 @@ $(SYNCED): $(UV) $(BACKEND)/uv.lock $(BACKEND)/pyproject.toml
 	cd $(BACKEND) && $(UV) sync --frozen --python $(PYTHON) --quiet
 	touch $@
 
+$(NODE_MODULES): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	cd $(FRONTEND) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+
 clean:
-	rm -rf $(TOOLS) $(VENV)
+	rm -rf $(TOOLS) $(VENV) $(FRONTEND)/node_modules $(FRONTEND)/.next
