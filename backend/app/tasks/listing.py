@@ -5,7 +5,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
@@ -85,13 +85,19 @@ class ListShapes:
 
 
 def _carries_tag(position: int) -> ColumnElement[bool]:
-    """The task carries the owner's tag bound as `tag_<position>` (by its name key)."""
+    """The task carries the owner's tag bound as `tag_<position>` (by its name key).
+
+    Wrapped in COALESCE so that PostgreSQL keeps it a filter (a hashed subplan: the tag's task
+    ids, read once from ix_task_tags_tag_task) on the scan in page order, which stops after a
+    page of matches. A bare IN is turned into a join planned for the average tag (about 20
+    tasks): for a user with 9,000 tasks under one tag it fetched and sorted all 9,000 for each
+    page of 20 (50 ms; 2 ms now)."""
     tagged = (
         select(TaskTag.task_id)
         .join(Tag, Tag.id == TaskTag.tag_id)
         .where(Tag.user_id == bindparam("owner_id"), Tag.name_key == bindparam(f"tag_{position}"))
     )
-    return Task.id.in_(tagged)
+    return func.coalesce(Task.id.in_(tagged), false())
 
 
 def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
