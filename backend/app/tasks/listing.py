@@ -5,7 +5,17 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
@@ -25,6 +35,11 @@ SORT_COLUMNS = {
 
 
 SEARCH_SEPARATOR = "\x1f"
+
+# The number of matches is exact up to COUNT_CAP; past it the count stops at COUNT_CAP + 1
+# ("more than COUNT_CAP"), so a page costs the same for a user with 50,000 tasks as with
+# 10,000: counting every match was most of the page's time (4 of 4.5 ms at 50,000).
+COUNT_CAP = 10_000
 
 
 def search_text(title: str, description: str | None, tags: list[str] | None = None) -> str:
@@ -141,7 +156,10 @@ def _list_shapes(shape: ListShape) -> ListShapes:
         # Tasks without a due date last, both ways (PostgreSQL: ix_tasks_user_due{,_desc}).
         ordered = column.desc().nulls_last() if descending else column.asc().nulls_last()
         order = (ordered, order[1])
-    count = select(func.count().label("total")).select_from(Task).where(*filters)
+    # The cap is written into the SQL (not a bind parameter), so every plan knows it.
+    cap = literal_column(str(COUNT_CAP + 1), Integer)
+    matches = select(Task.id).where(*filters).limit(cap).subquery()
+    count = select(func.count().label("total")).select_from(matches)
     # The count as a subquery, not `count(*) OVER ()`: a window reads every matching row in
     # full before the first one is returned, while the subquery can count in the index
     # (often without visiting the table) and the page stops after `limit` rows.
@@ -208,8 +226,9 @@ Record = dict[str, Any]
 async def list_tasks(
     *, connection: AsyncConnection, caller: Caller, query: TaskQuery
 ) -> tuple[list[Record], int]:
-    """One page of the caller's tasks and the number of matches before paging, with the
-    caller's session checked: one statement (three when the page is empty)."""
+    """One page of the caller's tasks and the number of matches before paging, up to
+    COUNT_CAP + 1 (more than COUNT_CAP match), with the caller's session checked: one
+    statement (three when the page is empty)."""
     parameters = _list_parameters(caller, query)
     shapes = _shapes_for(caller, query)
     rows = await fetch_all(connection, shapes.page, parameters)
