@@ -99,7 +99,7 @@ class ListShapes:
     count: Statement  # the number of matches, for a page past the end
 
 
-def _carries_tag(position: int) -> ColumnElement[bool]:
+def _carries_tag(position: int, *, counting: bool) -> ColumnElement[bool]:
     """The task carries the owner's tag bound as `tag_<position>` (by its name key).
 
     Wrapped in COALESCE so that PostgreSQL keeps it a filter (a hashed subplan: the tag's task
@@ -112,10 +112,13 @@ def _carries_tag(position: int) -> ColumnElement[bool]:
         .join(Tag, Tag.id == TaskTag.tag_id)
         .where(Tag.user_id == bindparam("owner_id"), Tag.name_key == bindparam(f"tag_{position}"))
     )
+    if counting:
+        # The count wants every match, and a join from the tag's tasks probes only those.
+        return Task.id.in_(tagged)
     return func.coalesce(Task.id.in_(tagged), false())
 
 
-def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
+def _filters(shape: ListShape, *, counting: bool = False) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner_id")]
     if shape.status != "all":
         filters.append(Task.completed.is_(shape.status == "completed"))
@@ -123,7 +126,7 @@ def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
         filters.append(Task.priority == bindparam("priority", type_=PriorityRank))
     if shape.by_search:
         filters.append(Task.search_text.like(bindparam("pattern"), escape="\\"))
-    filters.extend(_carries_tag(position) for position in range(shape.tags))
+    filters.extend(_carries_tag(p, counting=counting) for p in range(shape.tags))
     if shape.due_after:
         filters.append(Task.due_date >= bindparam("due_after", type_=Task.due_date.type))
     if shape.due_before:
@@ -158,7 +161,7 @@ def _list_shapes(shape: ListShape) -> ListShapes:
         order = (ordered, order[1])
     # The cap is written into the SQL (not a bind parameter), so every plan knows it.
     cap = literal_column(str(COUNT_CAP + 1), Integer)
-    matches = select(Task.id).where(*filters).limit(cap).subquery()
+    matches = select(Task.id).where(*_filters(shape, counting=True)).limit(cap).subquery()
     count = select(func.count().label("total")).select_from(matches)
     # The count as a subquery, not `count(*) OVER ()`: a window reads every matching row in
     # full before the first one is returned, while the subquery can count in the index
