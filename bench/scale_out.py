@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from common import BACKEND, CONNECTIONS, DURATION, WRK_THREADS, say
+from common import BACKEND, CONNECTIONS, DURATION, WARMUP, WRK_THREADS, say
 from load import Load, Result
 from report import print_table, print_usage
-from server import Server, free_port, start_server
+from server import Server, free_port, start_server, worker_connections
 
 
 @dataclass
@@ -74,8 +75,16 @@ def run_scale_out(load: Load, server_env: dict[str, str]) -> tuple[Result, Resul
             instances.append(start_server(f"server-scale-{n}", command, BACKEND, env, p, workers=1))
         pair = Pair(instances[0], instances[1])
         addrs = ",".join(f"127.0.0.1:{p}" for p in ports)
+        # Load.run counts the client connections of the first instance only: count both, mid-run.
+        spread: list[int] = []
+        timer = threading.Timer(
+            WARMUP + DURATION / 2, lambda: spread.extend(sum(worker_connections(i)) for i in instances)
+        )
+        timer.start()
         with environment(BENCH_ADDRS=addrs):
             double = load.run("list, 2 instances x 1 worker", pair, "list", CONNECTIONS, DURATION)  # type: ignore[arg-type]
+        timer.join()
+        double.spread = spread
     finally:
         for instance in instances:
             instance.stop()
