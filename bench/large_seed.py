@@ -61,7 +61,7 @@ SELECT id, user_id, title, description, completed, priority,
        lower(title) || chr(31) || lower(coalesce(description, ''))
            || coalesce((SELECT string_agg(chr(31) || lower(t), '' ORDER BY o)
                         FROM unnest(tags) WITH ORDINALITY AS x(t, o)), ''),
-       created_at, created_at + r_updated * interval '1 day',
+       created_at, least(created_at + r_updated * interval '1 day', now()),
        due_date, due_time, time_zone, due_at,
        CASE WHEN due_date IS NOT NULL AND r_recurring < 0.1 THEN 'FREQ=WEEKLY;BYDAY=MO' END,
        CASE WHEN due_date IS NOT NULL AND r_recurring < 0.1 THEN due_date END,
