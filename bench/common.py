@@ -33,7 +33,21 @@ CONNECTIONS = env_int("BENCH_CONNECTIONS", 100)
 CLIFF_CONNECTIONS = env_int("BENCH_CLIFF_CONNECTIONS", 300)
 WRK_THREADS = env_int("BENCH_WRK_THREADS", 2)
 PROFILE = os.environ.get("BENCH_PROFILE", "") not in ("", "0")
-SCENARIOS = ("list", "reference", "events", "get", "create_delete", "me", "login", "cliff", "soak", "sqlite")
+SCENARIOS = (
+    "list",
+    "reference",
+    "events",
+    "get",
+    "create_delete",
+    "me",
+    "login",
+    "cliff",
+    "soak",
+    "pooler",
+    "scaleout",
+    "large",
+    "sqlite",
+)
 ONLY = {s.strip() for s in (os.environ.get("BENCH_ONLY") or ",".join(SCENARIOS)).split(",") if s.strip()}
 
 

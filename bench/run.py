@@ -47,10 +47,13 @@ from common import (
     say,
 )
 from events_scenario import run_events
+from large_data import run_large
 from load import Load, Result, ensure_wrk
 from plans import explain_plans
+from pooler import run_pooler
 from profiling import profile_list
 from report import platform_memory, report
+from scale_out import run_scale_out
 from seed import migrate, recreate_database, seed
 from server import Server, compare_lists, free_port, http, memory_kb, start_reference, start_server
 from sqlite_scenario import run_sqlite
@@ -208,6 +211,19 @@ def run_postgres(wrk: str) -> None:
         (RESULTS / "users.txt").unlink(missing_ok=True)  # tokens, useless without the secret
 
     report(results, settings, app, app_memory, ref_memory, soak_before, plans_ok)
+
+    # Issue 17, parts 3-5, each beside this run's list: through PgBouncer, two instances, large data.
+    beside = Load(wrk, settings, seeded)
+    try:
+        if "pooler" in ONLY:
+            run_pooler(beside, server_env, settings, results.get("list"))
+        if "scaleout" in ONLY:
+            run_scale_out(beside, server_env)
+    finally:
+        if beside.stats_connection is not None:
+            beside.loop.run_until_complete(beside.stats_connection.close())
+    if "large" in ONLY:
+        run_large(wrk, settings, server_env, password_hash, results.get("list"))
 
 
 if __name__ == "__main__":

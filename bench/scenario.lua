@@ -1,5 +1,8 @@
 -- One wrk script for every scenario of bench/run.py. Environment:
---   BENCH_MODE     list | get | mix | me | create_delete | login
+--   BENCH_MODE     list | get | mix | me | create_delete | login | path
+--   BENCH_PATH     the path every request GETs in `path` mode (e.g. /api/tasks?tag=work)
+--   BENCH_ADDRS    optional "host:port,host:port": thread i sends to address i mod n (two
+--                  instances behind the load tool, scale_out.py)
 --   BENCH_USERS    file of "user_id access_token task_id email" lines (one user per connection)
 --   BENCH_THREADS  wrk's -t, so each thread can take its own slice of the users
 --   BENCH_PASSWORD the seeded users' password (login mode)
@@ -9,10 +12,18 @@
 -- requests in flight come from (almost always) C different users. See bench/README.md.
 
 local mode = os.getenv("BENCH_MODE") or "list"
+local path = os.getenv("BENCH_PATH") or "/api/tasks"
 local threads = {}
+
+local addrs = {}
+for addr in (os.getenv("BENCH_ADDRS") or ""):gmatch("[^,]+") do
+  local host, port = addr:match("^(.+):(%d+)$")
+  addrs[#addrs + 1] = wrk.lookup(host, port)[1]
+end
 
 function setup(thread)
   thread:set("thread_index", #threads)
+  if #addrs > 0 then thread.addr = addrs[#threads % #addrs + 1] end
   threads[#threads + 1] = thread
 end
 
@@ -65,6 +76,8 @@ function request()
     return get(n % 2 == 0 and "/api/tasks" or "/api/tasks/" .. user.task, user)
   elseif mode == "me" then
     return get("/api/auth/me", user)
+  elseif mode == "path" then
+    return get(path, user)
   elseif mode == "create_delete" then
     return post("/api/tasks", { Authorization = user.auth },
       '{"title":"bench task","description":"created by the benchmark","priority":"High"}')

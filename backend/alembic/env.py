@@ -8,6 +8,7 @@ from sqlalchemy import Connection, text
 from app.core.config import load_settings
 from app.core.database import create_engine
 from app.models import Base
+from app.tasks.search_index import is_modelled
 
 # Any constant: PostgreSQL advisory lock key so that two starting instances migrate in turn.
 MIGRATION_LOCK_KEY = 7_324_001
@@ -21,6 +22,7 @@ def _migrate(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
+        include_object=is_modelled,
         render_as_batch=connection.dialect.name == "sqlite",
         # SQLite runs DDL in transactions too (app.core.database): a failed migration leaves none.
         transactional_ddl=True,

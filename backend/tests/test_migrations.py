@@ -17,6 +17,7 @@ from app.core.migrations import alembic_config
 from app.main import create_app
 from app.models import Base
 from app.tasks.listing import search_text
+from app.tasks.search_index import TRIGRAM_INDEX, is_modelled
 from tests.conftest import TEST_DATABASE_URL, make_client
 
 pytestmark = pytest.mark.anyio
@@ -52,7 +53,9 @@ def _downgrade(connection: Connection, settings: Settings) -> None:
 
 
 def _drift(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": is_modelled}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 
@@ -65,6 +68,8 @@ async def test_migrations_match_the_models(empty_engine, settings: Settings) -> 
             lambda c: {i["name"] for i in inspect(c).get_indexes("tasks")}
         )
     assert {"ix_tasks_user_created", "ix_tasks_user_updated", "ix_tasks_user_priority"} <= indexes
+    # Search's trigram index: PostgreSQL only (SQLite keeps the plain scan).
+    assert (TRIGRAM_INDEX in indexes) == (connection.dialect.name == "postgresql")
 
 
 async def test_migrations_downgrade_to_empty_and_upgrade_again(

@@ -116,16 +116,19 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
         return engine
 
     server_settings = {"application_name": "todo-api", "timezone": "UTC"}
-    if settings.db_statement_timeout_ms:
+    timeout = settings.db_statement_timeout_ms / 1000
+    # PgBouncer refuses a connection whose startup packet sets any parameter but a few
+    # (application_name and TimeZone among them): behind it the statement timeout is the
+    # driver's, which cancels a statement that runs longer (the cancel goes through PgBouncer).
+    pooled = "statement_cache_size" in target.connect_args
+    if timeout and not pooled:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
     if schema:
         server_settings["search_path"] = schema
     connect_args = {
         **target.connect_args,
         "timeout": settings.db_connect_timeout,
-        "command_timeout": settings.db_statement_timeout_ms / 1000 + 5
-        if settings.db_statement_timeout_ms
-        else None,
+        "command_timeout": (timeout if pooled else timeout + 5) if timeout else None,
         "server_settings": server_settings,
     }
     engine = create_async_engine(
@@ -174,7 +177,8 @@ class Database:
     """The engine as requests use it.
 
     - `reader` runs reads: on PostgreSQL without a transaction block (autocommit), which saves
-      the BEGIN and COMMIT round trips on every GET; on SQLite in deferred transactions, which
+      the BEGIN and COMMIT round trips on every GET (behind PgBouncer in a transaction: see
+      `create_database`); on SQLite in deferred transactions, which
       take no lock (see `app.core.sqlite`). A read request that must write calls
       `sqlite.allow_writes` first.
     - `sessions` make the ORM sessions of the account flows.
@@ -213,11 +217,17 @@ def create_database(engine: AsyncEngine, settings: Settings) -> Database:
     if engine.dialect.name == "sqlite":
         return Database(engine, engine.execution_options(**{sqlite.READ_ONLY: True}), sessions)
     target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
-    # Behind PgBouncer only SQLAlchemy's uniquely named prepared statements are safe.
-    options = {DRIVER_READS: "statement_cache_size" not in target.connect_args}
+    pooled = "statement_cache_size" in target.connect_args
+    # Behind PgBouncer only SQLAlchemy's uniquely named prepared statements are safe, and only
+    # inside a transaction: in transaction mode PgBouncer may hand the statement's execution
+    # to another server connection than its preparation once no transaction holds it ("prepared
+    # statement ... does not exist"). So there reads run in a transaction too.
+    options = {DRIVER_READS: not pooled}
     return Database(
         engine.execution_options(**options),
-        engine.execution_options(isolation_level="AUTOCOMMIT", **options),
+        engine.execution_options(**options)
+        if pooled
+        else engine.execution_options(isolation_level="AUTOCOMMIT", **options),
         sessions,
         gate=asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow),
         gate_timeout=settings.db_pool_timeout,

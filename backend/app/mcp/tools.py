@@ -36,6 +36,7 @@ from app.mcp.arguments import (
 from app.mcp.auth import current_caller
 from app.tasks import service
 from app.tasks.errors import InvalidField, PreconditionFailed
+from app.tasks.listing import COUNT_CAP
 from app.tasks.schemas import TagPublic, TaskPatch, TaskPublic, TaskQuery
 
 T = TypeVar("T")
@@ -43,7 +44,9 @@ T = TypeVar("T")
 
 class TaskPage(BaseModel):
     tasks: list[TaskPublic]
-    total: int = Field(description="How many tasks match the filters, on all pages.")
+    total: int = Field(
+        description="How many tasks match the filters, on all pages (counted up to 10,000)."
+    )
     page: int
     limit: int
     has_more: bool = Field(description="Whether a later page has more matches.")
@@ -127,12 +130,14 @@ class TaskTools:
         rows, total = await self._read(
             lambda connection: service.list_tasks(connection=connection, caller=caller, query=query)
         )
+        # Past COUNT_CAP the count stopped: another page follows every full one.
+        capped = total > COUNT_CAP
         return TaskPage(
             tasks=[TaskPublic.model_validate(row) for row in rows],
-            total=total,
+            total=min(total, COUNT_CAP),
             page=query.page,
             limit=query.limit,
-            has_more=query.page * query.limit < total,
+            has_more=len(rows) == query.limit if capped else query.page * query.limit < total,
         )
 
     async def get_task(self, task_id: TaskId) -> TaskPublic:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from app.accounts.dependencies import TaskReader, bearer_scheme, current_reader
@@ -24,13 +24,18 @@ CURSOR_PATTERN = r"^\d{1,18}\.[0-9a-f]{8}(\.[0-9a-f]{32})?$"
 CURSOR_HELP = "From an earlier answer (or an event's id); leave out to get every task."
 
 
-@router.get("/api/tasks/sync", tags=["tasks"], responses=responses(CursorExpired))
+@router.get(
+    "/api/tasks/sync",
+    tags=["tasks"],
+    response_model=SyncPage,
+    responses=responses(CursorExpired),
+)
 async def sync_tasks(
     caller: TaskReader,
     connection: ConnectionDep,
     cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=CURSOR_HELP)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> SyncPage:
+) -> Response:
     """The tasks created or changed and the ids deleted since `cursor`; follow `cursor` until
     `has_more` is false. 410 `cursor_expired`: start over without a cursor."""
     await require_live_session(connection=connection, caller=caller)
@@ -41,9 +46,12 @@ async def sync_tasks(
     result = await service.sync(
         connection=connection, user_id=caller.user_id, cursor=decoded, limit=limit
     )
-    return SyncPage(
+    page = SyncPage(
         tasks=result.tasks, deleted=result.deleted, cursor=result.cursor, has_more=result.has_more
     )
+    # Validated once and serialised straight to JSON: FastAPI would convert the page's up to
+    # 1,000 tasks to plain Python and encode them again (a third of a full sync's time).
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.api_route(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.statements import AnySelect
 from app.sync import changelog
 from app.sync.changelog import Change
 from app.sync.cursors import Cursor, decode_cursor, encode_cursor
@@ -65,6 +66,14 @@ async def sync(
     )
 
 
+def full_sync_statement(user_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> AnySelect:
+    """Up to `limit` of the user's tasks after the id `after`, by id (ix_tasks_user_id)."""
+    statement = select(*PUBLIC_COLUMNS).where(Task.user_id == user_id)
+    if after is not None:
+        statement = statement.where(Task.id > after)
+    return statement.order_by(Task.id).limit(limit)
+
+
 async def _full_sync_page(
     connection: AsyncConnection, user_id: uuid.UUID, cursor: Cursor | None, limit: int
 ) -> SyncResult:
@@ -75,10 +84,7 @@ async def _full_sync_page(
         after = None
     else:
         start, after = cursor.seq, cursor.after_task
-    statement = select(*PUBLIC_COLUMNS).where(Task.user_id == user_id)
-    if after is not None:
-        statement = statement.where(Task.id > after)
-    statement = statement.order_by(Task.id).limit(limit + 1)
+    statement = full_sync_statement(user_id, after, limit + 1)
     rows = [dict(row) for row in (await connection.execute(statement)).mappings()]
     state = await changelog.counter(connection=connection, user_id=user_id)
     _check_covered(start, state)

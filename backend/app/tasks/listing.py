@@ -5,7 +5,17 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
@@ -25,6 +35,11 @@ SORT_COLUMNS = {
 
 
 SEARCH_SEPARATOR = "\x1f"
+
+# The number of matches is exact up to COUNT_CAP; past it the count stops at COUNT_CAP + 1
+# ("more than COUNT_CAP"), so a page costs the same for a user with 50,000 tasks as with
+# 10,000: counting every match was most of the page's time (4 of 4.5 ms at 50,000).
+COUNT_CAP = 10_000
 
 
 def search_text(title: str, description: str | None, tags: list[str] | None = None) -> str:
@@ -84,17 +99,31 @@ class ListShapes:
     count: Statement  # the number of matches, for a page past the end
 
 
-def _carries_tag(position: int) -> ColumnElement[bool]:
-    """The task carries the owner's tag bound as `tag_<position>` (by its name key)."""
-    tagged = (
+def _tagged(position: int) -> AnySelect:
+    """The ids of the tasks carrying the owner's tag bound as `tag_<position>`."""
+    return (
         select(TaskTag.task_id)
         .join(Tag, Tag.id == TaskTag.tag_id)
         .where(Tag.user_id == bindparam("owner_id"), Tag.name_key == bindparam(f"tag_{position}"))
     )
-    return Task.id.in_(tagged)
 
 
-def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
+def _carries_tag(position: int, *, counting: bool) -> ColumnElement[bool]:
+    """The task carries the owner's tag bound as `tag_<position>` (by its name key).
+
+    Wrapped in COALESCE so that PostgreSQL keeps it a filter (a hashed subplan: the tag's task
+    ids, read once from ix_task_tags_tag_task) on the scan in page order, which stops after a
+    page of matches. A bare IN is turned into a join planned for the average tag (about 20
+    tasks): for a user with 9,000 tasks under one tag it fetched and sorted all 9,000 for each
+    page of 20 (50 ms; 2 ms now)."""
+    tagged = _tagged(position)
+    if counting:
+        # The count wants every match, and a join from the tag's tasks probes only those.
+        return Task.id.in_(tagged)
+    return func.coalesce(Task.id.in_(tagged), false())
+
+
+def _filters(shape: ListShape, *, counting: bool = False) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner_id")]
     if shape.status != "all":
         filters.append(Task.completed.is_(shape.status == "completed"))
@@ -102,7 +131,7 @@ def _filters(shape: ListShape) -> list[ColumnElement[bool]]:
         filters.append(Task.priority == bindparam("priority", type_=PriorityRank))
     if shape.by_search:
         filters.append(Task.search_text.like(bindparam("pattern"), escape="\\"))
-    filters.extend(_carries_tag(position) for position in range(shape.tags))
+    filters.extend(_carries_tag(p, counting=counting) for p in range(shape.tags))
     if shape.due_after:
         filters.append(Task.due_date >= bindparam("due_after", type_=Task.due_date.type))
     if shape.due_before:
@@ -135,7 +164,15 @@ def _list_shapes(shape: ListShape) -> ListShapes:
         # Tasks without a due date last, both ways (PostgreSQL: ix_tasks_user_due{,_desc}).
         ordered = column.desc().nulls_last() if descending else column.asc().nulls_last()
         order = (ordered, order[1])
-    count = select(func.count().label("total")).select_from(Task).where(*filters)
+    # The cap is written into the SQL (not a bind parameter), so every plan knows it.
+    cap = literal_column(str(COUNT_CAP + 1), Integer)
+    if shape == ListShape("all", False, False, shape.sort, shape.checks_session, tags=1):
+        # One tag and nothing else: its links are the matches (a tag and the tasks it is on
+        # are the same user's), counted in ix_task_tags_tag_task without visiting a task.
+        matches = _tagged(0).limit(cap).subquery()
+    else:
+        matches = select(Task.id).where(*_filters(shape, counting=True)).limit(cap).subquery()
+    count = select(func.count().label("total")).select_from(matches)
     # The count as a subquery, not `count(*) OVER ()`: a window reads every matching row in
     # full before the first one is returned, while the subquery can count in the index
     # (often without visiting the table) and the page stops after `limit` rows.
@@ -202,8 +239,9 @@ Record = dict[str, Any]
 async def list_tasks(
     *, connection: AsyncConnection, caller: Caller, query: TaskQuery
 ) -> tuple[list[Record], int]:
-    """One page of the caller's tasks and the number of matches before paging, with the
-    caller's session checked: one statement (three when the page is empty)."""
+    """One page of the caller's tasks and the number of matches before paging, up to
+    COUNT_CAP + 1 (more than COUNT_CAP match), with the caller's session checked: one
+    statement (three when the page is empty)."""
     parameters = _list_parameters(caller, query)
     shapes = _shapes_for(caller, query)
     rows = await fetch_all(connection, shapes.page, parameters)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Connection,
     Date,
     Dialect,
     ForeignKey,
@@ -20,11 +21,13 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Base, utcnow
+from app.tasks.search_index import create_trigram_index
 
 
 class Priority(enum.StrEnum):
@@ -91,6 +94,8 @@ class Task(Base):
         Index("ix_tasks_user_updated", "user_id", "updated_at", "id"),
         Index("ix_tasks_user_priority", "user_id", "priority", "id"),
         Index("ix_tasks_user_title", "user_id", "title", "id"),
+        # A sync without a cursor pages through one user's tasks by id.
+        Index("ix_tasks_user_id", "user_id", "id"),
         # sort=due (ascending, nulls last: PostgreSQL's default order for ASC)...
         Index("ix_tasks_user_due", "user_id", "due_at", "id"),
         # ...and sort=-due, whose DESC NULLS LAST a backward scan of the above cannot give.
@@ -108,6 +113,12 @@ class Task(Base):
             sqlite_where=text("reminded_at IS NULL AND completed = 0"),
         ),
     )
+
+
+@event.listens_for(Task.__table__, "after_create")
+def _add_trigram_index(_table: object, connection: Connection, **_: object) -> None:
+    """`metadata.create_all` (the tests) gets migration 0006's index too (PostgreSQL only)."""
+    create_trigram_index(connection)
 
 
 class Tag(Base):

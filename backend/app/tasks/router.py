@@ -109,12 +109,15 @@ async def list_tasks(
     connection: ConnectionDep,
     request: Request,
 ) -> Response:
-    """List tasks: filter, search, sort and page. `X-Total-Count` and `Link` describe the pages."""
+    """List tasks: filter, search, sort and page. `X-Total-Count` and `Link` describe the pages.
+
+    The count is exact up to 10,000 matches; past that `X-Total-Count` is 10000, `Link` has no
+    `last`, and `next` follows every full page."""
     tasks, total = await service.list_tasks(connection=connection, caller=caller, query=query)
     # Validated and serialised here in one pass each, instead of again by FastAPI.
     body = TASK_LIST.dump_json(TASK_LIST.validate_python(tasks))
     response = Response(body, media_type="application/json")
-    set_paging_headers(response, request=request, query=query, total=total)
+    set_paging_headers(response, request=request, query=query, total=total, returned=len(tasks))
     return response
 
 

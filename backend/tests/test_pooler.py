@@ -1,0 +1,141 @@
+"""Behind PgBouncer in transaction mode (how Neon's `-pooler` hosts work) the service connects
+and answers: no startup parameter PgBouncer refuses, no prepared statement that one client's
+transaction leaves on a server connection another client then gets."""
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.core.database import create_engine, parse_database_url
+from app.main import create_app
+from app.models import Base
+from tests.conftest import TEST_DATABASE_URL, bearer, make_client, make_settings, register
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("needs_postgres")]
+
+PGBOUNCER = shutil.which("pgbouncer") or next(
+    (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if Path(p).exists()), None
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def pooled_database() -> AsyncIterator[tuple[str, str]]:
+    """A database of its own with the schema (PgBouncer picks databases by name, and refuses a
+    `search_path` in the startup packet, so no per-test schema here): (direct URL, name)."""
+    assert TEST_DATABASE_URL is not None
+    name = f"pooler_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(
+        parse_database_url(TEST_DATABASE_URL).url, isolation_level="AUTOCOMMIT"
+    )
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    direct = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/" + name
+    engine = create_engine(make_settings(direct))
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+    try:
+        yield direct, name
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def pgbouncer(tmp_path: Path) -> Iterator[int]:
+    """PgBouncer in transaction mode with 2 server connections, its stock startup-parameter
+    rules, trusting local clients: its port."""
+    if PGBOUNCER is None:
+        pytest.skip("PgBouncer is not installed (apt-get install pgbouncer)")
+    assert TEST_DATABASE_URL is not None
+    server = urlsplit(TEST_DATABASE_URL)
+    port = _free_port()
+    user = server.username or "postgres"
+    directory = tmp_path / "pgbouncer"
+    directory.mkdir()
+    (directory / "users.txt").write_text(f'"{user}" ""\n')
+    config = directory / "pgbouncer.ini"
+    config.write_text(
+        f"[databases]\n* = host={server.hostname} port={server.port or 5432}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {directory / 'users.txt'}\npool_mode = transaction\n"
+        "default_pool_size = 2\nignore_startup_parameters = extra_float_digits\n"
+    )
+    command = [PGBOUNCER, str(config)]
+    if os.geteuid() == 0:  # PgBouncer will not run as root
+        for path in (tmp_path, directory, config, directory / "users.txt"):
+            path.chmod(0o755)
+        command = [PGBOUNCER, "-u", "postgres", str(config)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert process.poll() is None, process.stdout and process.stdout.read()
+                assert time.monotonic() < deadline, "PgBouncer did not start"
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_the_service_works_through_pgbouncer_in_transaction_mode(
+    pooled_database: tuple[str, str], pgbouncer: int
+) -> None:
+    direct, name = pooled_database
+    server = urlsplit(direct)
+    pooled_url = f"postgresql://{server.username or 'postgres'}@127.0.0.1:{pgbouncer}/{name}"
+    # Ten app connections share PgBouncer's two server connections.
+    settings = make_settings(pooled_url, db_pgbouncer=True, db_pool_size=10)
+    engine = create_engine(settings)
+    app = create_app(settings, engine=engine)
+    try:
+        async with make_client(app) as client:
+            users = [bearer(await register(client)) for _ in range(3)]
+            for n, headers in enumerate(users):
+                for i in range(3):
+                    created = await client.post(
+                        "/api/tasks", json={"title": f"user {n} task {i}"}, headers=headers
+                    )
+                    assert created.status_code == 201, created.text
+
+            async def read(headers: dict[str, str]) -> list[Any]:
+                listed = await client.get("/api/tasks?search=task", headers=headers)
+                synced = await client.get("/api/tasks/sync", headers=headers)
+                me = await client.get("/api/auth/me", headers=headers)
+                assert [r.status_code for r in (listed, synced, me)] == [200, 200, 200]
+                assert listed.headers["X-Total-Count"] == "3"
+                return [listed.json(), synced.json()["tasks"], me.json()]
+
+            # The same statements again and again from many clients at once: each prepared
+            # statement lives only in its own transaction, whichever server connection it got.
+            answers = await asyncio.gather(*(read(users[i % 3]) for i in range(60)))
+            for i, (listed, synced, me) in enumerate(answers):
+                assert {t["title"] for t in listed} == {f"user {i % 3} task {j}" for j in range(3)}
+                assert {t["id"] for t in synced} == {t["id"] for t in listed}
+                assert me["id"] == listed[0]["user_id"]
+    finally:
+        await engine.dispose()
