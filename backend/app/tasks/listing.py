@@ -189,6 +189,11 @@ def _shapes_for(caller: Caller, query: TaskQuery) -> ListShapes:
     )
 
 
+def page_read(*, caller: Caller, query: TaskQuery) -> tuple[Statement, dict[str, Any]]:
+    """The page statement of a list request and its values (for `app.tasks.fast_reads`)."""
+    return _shapes_for(caller, query).page, _list_parameters(caller, query)
+
+
 def list_statements(*, caller: Caller, query: TaskQuery) -> tuple[AnySelect, ...]:
     """The page and count statements of a list request with their values bound (for EXPLAIN)."""
     parameters = _list_parameters(caller, query)

@@ -1,0 +1,101 @@
+"""The task list and one task on the fast path (`app.core.fast_reads`): the same statements as
+the FastAPI routes (`listing.page_read`, `queries.GET_TASK`, the session checked inside them),
+the same rows shaped as `TaskPublic` writes them, and the same headers. Whatever they do not
+answer with a 200 (bad parameters, `If-None-Match`, an empty page, a missing task, a dead
+session) goes on to the FastAPI route."""
+
+import re
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Scope
+
+from app.accounts.fast_reads import access_token_caller, json_response
+from app.accounts.sessions import read_parameters
+from app.core.config import Settings
+from app.core.fast_reads import FastRead, Reader, header
+from app.core.statements import Statement
+from app.tasks.conditions import etag
+from app.tasks.fields import short_time
+from app.tasks.listing import page_read
+from app.tasks.pagination import set_paging_headers
+from app.tasks.queries import GET_TASK
+from app.tasks.schemas import TaskPublic, TaskQuery, task_query_from
+
+# The members of `TaskPublic`, in its order.
+TASK_MEMBERS = tuple(TaskPublic.model_fields)
+DEFAULT_QUERY = TaskQuery()
+# A task id as clients get it (lower-case, hyphenated); any other spelling goes to FastAPI.
+CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _public(statement: Statement, reader: Reader, row: Any) -> dict[str, Any]:
+    """A row as `TaskPublic` writes it: its members in order, `due_time` as `HH:MM[:SS]`
+    (priorities are `Priority`, a str enum; dates, instants and UUIDs encode alike)."""
+    record = statement.for_driver(reader.dialect).record(row)
+    task = {member: record[member] for member in TASK_MEMBERS}
+    if task["due_time"] is not None:
+        task["due_time"] = short_time(task["due_time"])
+    return task
+
+
+def _list_query(scope: Scope) -> TaskQuery | None:
+    raw = scope["query_string"]
+    if not raw:
+        return DEFAULT_QUERY
+    received = QueryParams(raw)
+    try:
+        return task_query_from(received, received.getlist("tag") if "tag" in received else None)
+    except ValidationError:
+        return None
+
+
+def list_read(settings: Settings, *, bridge: bool) -> FastRead:
+    """`GET /api/tasks`: one page, its total and the session check in one statement."""
+
+    async def list_tasks(scope: Scope, reader: Reader) -> Response | None:
+        caller = access_token_caller(scope, settings, bridge=bridge)
+        if caller is None:
+            return None
+        query = _list_query(scope)
+        if query is None:
+            return None
+        statement, values = page_read(caller=caller, query=query)
+        async with reader.connection() as connection:
+            rows = await reader.fetch(connection, statement, values)
+        if not rows:  # an empty page or a dead session: the route tells them apart
+            return None
+        response = json_response([_public(statement, reader, row) for row in rows])
+        total = rows[0]["total"]
+        set_paging_headers(response, request=Request(scope), query=query, total=total)
+        return response
+
+    return FastRead("/api/tasks", list_tasks, path="/api/tasks")
+
+
+def get_read(settings: Settings, *, bridge: bool) -> FastRead:
+    """`GET /api/tasks/{task_id}`: the task and the session check in one statement."""
+    statement = GET_TASK[True]
+
+    async def get_task(scope: Scope, reader: Reader) -> Response | None:
+        task_id = scope["path"].removeprefix("/api/tasks/")
+        if not CANONICAL_ID.fullmatch(task_id) or header(scope, b"if-none-match") is not None:
+            return None
+        caller = access_token_caller(scope, settings, bridge=bridge)
+        if caller is None:
+            return None
+        values = {**read_parameters(caller), "task_id": uuid.UUID(task_id)}
+        async with reader.connection() as connection:
+            rows = await reader.fetch(connection, statement, values)
+        if not rows:  # not there, or a dead session: the route tells them apart
+            return None
+        task = _public(statement, reader, rows[0])
+        response = json_response(task)
+        response.headers["etag"] = etag(task["version"])
+        return response
+
+    return FastRead("/api/tasks/{task_id}", get_task, prefix="/api/tasks/")
