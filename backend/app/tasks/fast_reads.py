@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from app.accounts.fast_reads import access_token_caller, json_response
-from app.accounts.sessions import read_parameters
+from app.accounts.sessions import Caller, read_parameters
 from app.core.config import Settings
 from app.core.fast_reads import FastRead, Reader, header
 from app.core.statements import Statement
@@ -28,16 +28,20 @@ from app.tasks.schemas import TaskPublic, TaskQuery, task_query_from
 
 # The members of `TaskPublic`, in its order.
 TASK_MEMBERS = tuple(TaskPublic.model_fields)
+assert GET_TASK[True].keys == TASK_MEMBERS, "the task read selects TaskPublic's members"
+assert page_read(caller=Caller(uuid.uuid4(), None), query=TaskQuery())[0].keys[:-1] == TASK_MEMBERS
 DEFAULT_QUERY = TaskQuery()
 # A task id as clients get it (lower-case, hyphenated); any other spelling goes to FastAPI.
 CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _public(statement: Statement, reader: Reader, row: Any) -> dict[str, Any]:
-    """A row as `TaskPublic` writes it: its members in order, `due_time` as `HH:MM[:SS]`
-    (priorities are `Priority`, a str enum; dates, instants and UUIDs encode alike)."""
-    record = statement.for_driver(reader.dialect).record(row)
-    task = {member: record[member] for member in TASK_MEMBERS}
+    """A row as `TaskPublic` writes it: its members in order (the statement's leading columns,
+    converted by their types as `fetch_all` would), `due_time` as `HH:MM[:SS]` (priorities are
+    `Priority`, a str enum; dates, instants and UUIDs encode alike)."""
+    task = dict(zip(TASK_MEMBERS, row, strict=False))  # leaves out the list's `total`
+    for key, process in statement.for_driver(reader.dialect).conversions:
+        task[key] = process(task[key])
     if task["due_time"] is not None:
         task["due_time"] = short_time(task["due_time"])
     return task
