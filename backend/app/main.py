@@ -1,5 +1,6 @@
 """The application factory: settings, database, middleware, routers, error handlers."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -157,4 +158,14 @@ def create_app(
     )
     # Outermost: every response, errors and CORS preflights included, gets its request id.
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def create_served_app() -> FastAPI:
+    """The app as `python -m app run|serve` builds it in each worker process. Everything made
+    while building it (modules, models, routes, statements) lives as long as the worker: frozen
+    out of the garbage collector's sight, a full collection takes microseconds instead of about
+    130 ms, a pause that every in-flight request of the worker would wait out (the list's p99)."""
+    app = create_app()
+    gc.freeze()
     return app

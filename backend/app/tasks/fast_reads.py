@@ -6,6 +6,7 @@ session) goes on to the FastAPI route."""
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +19,6 @@ from app.accounts.fast_reads import access_token_caller, json_response
 from app.accounts.sessions import Caller, read_parameters
 from app.core.config import Settings
 from app.core.fast_reads import FastRead, Reader, header
-from app.core.statements import Statement
 from app.tasks.conditions import etag
 from app.tasks.fields import short_time
 from app.tasks.listing import page_read
@@ -26,6 +26,7 @@ from app.tasks.pagination import set_paging_headers
 from app.tasks.queries import GET_TASK
 from app.tasks.schemas import TaskPublic, TaskQuery, task_query_from
 
+Conversions = tuple[tuple[str, Callable[[Any], Any]], ...]
 # The members of `TaskPublic`, in its order.
 TASK_MEMBERS = tuple(TaskPublic.model_fields)
 assert GET_TASK[True].keys == TASK_MEMBERS, "the task read selects TaskPublic's members"
@@ -35,12 +36,12 @@ DEFAULT_QUERY = TaskQuery()
 CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _public(statement: Statement, reader: Reader, row: Any) -> dict[str, Any]:
+def _public(row: Any, conversions: Conversions) -> dict[str, Any]:
     """A row as `TaskPublic` writes it: its members in order (the statement's leading columns,
     converted by their types as `fetch_all` would), `due_time` as `HH:MM[:SS]` (priorities are
     `Priority`, a str enum; dates, instants and UUIDs encode alike)."""
     task = dict(zip(TASK_MEMBERS, row, strict=False))  # leaves out the list's `total`
-    for key, process in statement.for_driver(reader.dialect).conversions:
+    for key, process in conversions:
         task[key] = process(task[key])
     if task["due_time"] is not None:
         task["due_time"] = short_time(task["due_time"])
@@ -73,7 +74,8 @@ def list_read(settings: Settings, *, bridge: bool) -> FastRead:
             rows = await reader.fetch(connection, statement, values)
         if not rows:  # an empty page or a dead session: the route tells them apart
             return None
-        response = json_response([_public(statement, reader, row) for row in rows])
+        conversions = statement.for_driver(reader.dialect).conversions
+        response = json_response([_public(row, conversions) for row in rows])
         total = rows[0]["total"]
         set_paging_headers(response, request=Request(scope), query=query, total=total)
         return response
@@ -97,7 +99,7 @@ def get_read(settings: Settings, *, bridge: bool) -> FastRead:
             rows = await reader.fetch(connection, statement, values)
         if not rows:  # not there, or a dead session: the route tells them apart
             return None
-        task = _public(statement, reader, rows[0])
+        task = _public(rows[0], statement.for_driver(reader.dialect).conversions)
         response = json_response(task)
         response.headers["etag"] = etag(task["version"])
         return response
