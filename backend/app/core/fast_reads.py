@@ -9,8 +9,10 @@ orjson. The FastAPI routes stay the documented contract (OpenAPI, validation, er
 
 - a handler answers only the ordinary success (200); whenever it meets anything else (no or
   another kind of token, a bad or unusual parameter, a conditional header, an empty page, a
-  missing task, a dead session, any exception) it returns None and the request goes on to
-  FastAPI, which answers it from scratch, errors included, exactly as without this layer;
+  missing task, a dead session, an unexpected error) it returns None and the request goes on
+  to FastAPI, which answers it from scratch, errors included, exactly as without this layer;
+  the one error answered here is the 503 for an unavailable database (or no free connection
+  in time), the route's own answer, given without waiting a second time;
 - it runs only on PostgreSQL with driver reads (`DRIVER_READS`): SQLite and PgBouncer always go
   through FastAPI;
 - `tests/test_fast_reads.py` asks both for the same requests and compares status, headers and
@@ -30,7 +32,8 @@ from sqlalchemy.util import greenlet_spawn
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.core.database import DRIVER_READS, Database
+from app.core.database import DRIVER_READS, Database, is_unavailable
+from app.core.errors import unavailable_response
 from app.core.statements import Statement
 
 logger = logging.getLogger("app.fast_reads")
@@ -131,9 +134,14 @@ class FastReads:
         if read is not None:
             try:
                 response = await read.handler(scope, self.reader)
-            except Exception:
-                # FastAPI answers it from scratch, with the error it would have given anyway.
-                logger.debug("fast read fell through on an error", exc_info=True)
+            except Exception as exc:
+                if is_unavailable(exc):
+                    # What the route would answer too, but at once: trying again there would
+                    # double the wait for a pool that is exhausted or a database that is down.
+                    response = unavailable_response(exc)
+                else:
+                    # FastAPI answers it from scratch (a connection that died was dropped).
+                    logger.debug("fast read fell through on an error", exc_info=True)
         if response is None:
             await self.app(scope, receive, send)
             return
