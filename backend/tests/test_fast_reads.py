@@ -3,6 +3,7 @@ front of: the same requests, asked of the app with them and of the app without t
 same status, headers and body, byte for byte, errors included. On PostgreSQL the fast path
 answers the ordinary requests (checked); on SQLite it leaves everything to FastAPI."""
 
+import logging
 import uuid
 from typing import Any
 
@@ -51,6 +52,20 @@ def fast_reads_of(app: Any) -> FastReads:
     return layer
 
 
+def access_log(caplog: pytest.LogCaptureFixture) -> list[tuple[str, Any, ...]]:
+    """The access log lines since the last call: message and the members that do not vary."""
+    lines = [
+        (
+            r.getMessage(),
+            *(r.http[key] for key in ("method", "path", "status", "user_id")),
+        )
+        for r in caplog.records
+        if r.name == "app.access"
+    ]
+    caplog.clear()
+    return lines
+
+
 async def answer(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str]) -> Any:
     response = await client.request(method, url, headers=headers)
     kept = [
@@ -69,8 +84,11 @@ async def clients(settings: Settings, engine: AsyncEngine) -> Any:
         yield fast, fast_client, plain_client
 
 
-async def test_fast_reads_answer_as_the_fastapi_routes(clients: Any, is_postgres: bool) -> None:
+async def test_fast_reads_answer_as_the_fastapi_routes(
+    clients: Any, is_postgres: bool, caplog: pytest.LogCaptureFixture
+) -> None:
     fast, client, plain = clients
+    caplog.set_level(logging.INFO, logger="app.access")
     owner = await register(client)
     other = await register(client)
     headers = bearer(owner)
@@ -122,9 +140,14 @@ async def test_fast_reads_answer_as_the_fastapi_routes(clients: Any, is_postgres
 
     async def compare(requests: list[tuple[str, str, dict[str, str]]]) -> None:
         for method, url, request_headers in requests:
+            access_log(caplog)
             expected = await answer(plain, method, url, request_headers)
+            expected_log = access_log(caplog)
+            assert len(expected_log) == 1
             got = await answer(client, method, url, request_headers)
             assert got == expected, (method, url, request_headers)
+            # The same access log line: method, path, status, route template, user.
+            assert access_log(caplog) == expected_log, (method, url, request_headers)
 
     before = fast_reads_of(fast).answered
     await compare(requests)
