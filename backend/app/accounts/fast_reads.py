@@ -47,6 +47,19 @@ def json_response(content: Any) -> Response:
     return Response(body, media_type="application/json")
 
 
+async def live_user(reader: Reader, connection: Any, caller: Caller) -> dict[str, Any] | None:
+    """The caller's user, read with its session as `get_user_for_session` reads them, when the
+    session is live; None when it is not (the route then answers the 401)."""
+    values = {"session_id": caller.session_id, "user_id": caller.user_id}
+    rows = await reader.fetch(connection, SESSION_USER, values)
+    if not rows:
+        return None
+    user = SESSION_USER.for_driver(reader.dialect).record(rows[0])
+    if user["revoked_at"] is not None or user["expires_at"] <= utcnow():
+        return None
+    return user
+
+
 def me_read(settings: Settings, *, bridge: bool) -> FastRead:
     """`GET /api/auth/me`: the user behind a live session, in one indexed lookup."""
 
@@ -54,13 +67,9 @@ def me_read(settings: Settings, *, bridge: bool) -> FastRead:
         caller = access_token_caller(scope, settings, bridge=bridge)
         if caller is None:
             return None
-        values = {"session_id": caller.session_id, "user_id": caller.user_id}
         async with reader.connection() as connection:
-            rows = await reader.fetch(connection, SESSION_USER, values)
-        if not rows:
-            return None
-        user = SESSION_USER.for_driver(reader.dialect).record(rows[0])
-        if user["revoked_at"] is not None or user["expires_at"] <= utcnow():
+            user = await live_user(reader, connection, caller)
+        if user is None:
             return None
         return json_response({member: user[member] for member in USER_MEMBERS})
 

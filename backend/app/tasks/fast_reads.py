@@ -1,8 +1,8 @@
 """The task list and one task on the fast path (`app.core.fast_reads`): the same statements as
 the FastAPI routes (`listing.page_read`, `queries.GET_TASK`, the session checked inside them),
 the same rows shaped as `TaskPublic` writes them, and the same headers. Whatever they do not
-answer with a 200 (bad parameters, `If-None-Match`, an empty page, a missing task, a dead
-session) goes on to the FastAPI route."""
+answer with a 200 (bad parameters, `If-None-Match`, a missing task, a dead session) goes on
+to the FastAPI route."""
 
 import re
 import uuid
@@ -15,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from app.accounts.fast_reads import access_token_caller, json_response
+from app.accounts.fast_reads import access_token_caller, json_response, live_user
 from app.accounts.sessions import Caller, read_parameters
 from app.core.config import Settings
 from app.core.fast_reads import FastRead, Reader, header
 from app.tasks.conditions import etag
 from app.tasks.fields import short_time
-from app.tasks.listing import page_read
+from app.tasks.listing import page_and_count
 from app.tasks.pagination import set_paging_headers
 from app.tasks.queries import GET_TASK
 from app.tasks.schemas import TaskPublic, TaskQuery, task_query_from
@@ -30,7 +30,8 @@ Conversions = tuple[tuple[str, Callable[[Any], Any]], ...]
 # The members of `TaskPublic`, in its order.
 TASK_MEMBERS = tuple(TaskPublic.model_fields)
 assert GET_TASK[True].keys == TASK_MEMBERS, "the task read selects TaskPublic's members"
-assert page_read(caller=Caller(uuid.uuid4(), None), query=TaskQuery())[0].keys[:-1] == TASK_MEMBERS
+_DEFAULT_PAGE = page_and_count(caller=Caller(uuid.uuid4(), None), query=TaskQuery())[0].page
+assert _DEFAULT_PAGE.keys[:-1] == TASK_MEMBERS, "the page selects TaskPublic's members, then total"
 DEFAULT_QUERY = TaskQuery()
 # A task id as clients get it (lower-case, hyphenated); any other spelling goes to FastAPI.
 CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -69,14 +70,19 @@ def list_read(settings: Settings, *, bridge: bool) -> FastRead:
         query = _list_query(scope)
         if query is None:
             return None
-        statement, values = page_read(caller=caller, query=query)
+        shapes, values = page_and_count(caller=caller, query=query)
         async with reader.connection() as connection:
-            rows = await reader.fetch(connection, statement, values)
-        if not rows:  # an empty page or a dead session: the route tells them apart
-            return None
-        conversions = statement.for_driver(reader.dialect).conversions
+            rows = await reader.fetch(connection, shapes.page, values)
+            if rows:
+                total = rows[0]["total"]
+            else:
+                # An empty page or a dead session: as the route does, check the session on its
+                # own (a dead one: the route answers the 401), then count.
+                if caller.session_id is None or not await live_user(reader, connection, caller):
+                    return None
+                total = (await reader.fetch(connection, shapes.count, values))[0]["total"]
+        conversions = shapes.page.for_driver(reader.dialect).conversions
         response = json_response([_public(row, conversions) for row in rows])
-        total = rows[0]["total"]
         set_paging_headers(response, request=Request(scope), query=query, total=total)
         return response
 
