@@ -67,7 +67,7 @@ def main() -> None:
     # (exit -15) after a clean shutdown. A finished graceful shutdown exits 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
-        "app.main:create_app",
+        "app.main:create_served_app",
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -116,7 +116,7 @@ async def test_a_filtered_page_with_tags_is_still_one_statement(
     for n in range(5):
         await create(client, auth_headers, title=f"t{n}", tags=["a", "b"], due_date="2030-01-01")
     params = {"tag": ["a", "B"], "sort": "-due", "has_due": "true", "overdue": "false"}
-    with recorded_statements(engine) as statements:
+    async with recorded_statements(engine) as statements:
         response = await client.get("/api/tasks", params=params, headers=auth_headers)
     assert len(response.json()) == 5
     assert response.json()[0]["tags"] == ["a", "b"]

@@ -2,8 +2,8 @@
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -637,10 +637,12 @@ async def test_default_limit_is_20(
 # --- cost ----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+@asynccontextmanager
+async def recorded_statements(engine: AsyncEngine) -> AsyncIterator[list[str]]:
     """The statements sent to the database: through SQLAlchemy, and (on PostgreSQL) the ones
-    `fetch_all` hands straight to asyncpg, which only asyncpg's query logger sees."""
+    `fetch_all` and the fast reads hand straight to asyncpg, which only asyncpg's query logger
+    sees. asyncpg calls its loggers soon after a query, not during it, and a fast read may
+    finish without giving the event loop another turn: one turn before looking."""
     statements: list[str] = []
 
     def through_sqlalchemy(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -667,6 +669,7 @@ def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
         event.listen(engine.sync_engine, name, listener)
     try:
         yield statements
+        await asyncio.sleep(0)
     finally:
         for name, listener in listeners:
             event.remove(engine.sync_engine, name, listener)
@@ -678,7 +681,7 @@ async def test_task_reads_cost_one_statement_with_the_session_check_in_it(
     engine: AsyncEngine,
     many_tasks: list[dict[str, Any]],
 ) -> None:
-    with recorded_statements(engine) as statements:
+    async with recorded_statements(engine) as statements:
         response = await client.get("/api/tasks", params={"limit": 100}, headers=auth_headers)
     assert len(response.json()) == 23
     # The page, its total and the token's session check in one statement: no N+1.
@@ -687,7 +690,7 @@ async def test_task_reads_cost_one_statement_with_the_session_check_in_it(
     assert "auth_sessions" in statements[0]
     assert "LIMIT" in statements[0]
 
-    with recorded_statements(engine) as statements:
+    async with recorded_statements(engine) as statements:
         response = await client.get(f"/api/tasks/{many_tasks[0]['id']}", headers=auth_headers)
     assert response.status_code == 200
     assert len(statements) == 1, statements
@@ -700,7 +703,7 @@ async def test_an_empty_page_still_checks_the_session_and_counts(
     engine: AsyncEngine,
     many_tasks: list[dict[str, Any]],
 ) -> None:
-    with recorded_statements(engine) as statements:
+    async with recorded_statements(engine) as statements:
         response = await client.get("/api/tasks?page=3&limit=20", headers=auth_headers)
     assert response.json() == []
     assert response.headers["X-Total-Count"] == "23"

@@ -30,7 +30,7 @@ class Caller:
 
 
 # The user and session behind one of our access tokens, by primary keys.
-_SESSION_USER = Statement(
+SESSION_USER = Statement(
     select(
         User.id,
         User.email,
@@ -51,9 +51,7 @@ async def get_user_for_session(
 ) -> UserPublic:
     """The user behind one of our access tokens, in one indexed lookup. 401 unless the session
     is that user's and live: `token_invalid` for no such session, else `session_revoked`."""
-    rows = await fetch_all(
-        connection, _SESSION_USER, {"session_id": session_id, "user_id": user_id}
-    )
+    rows = await fetch_all(connection, SESSION_USER, {"session_id": session_id, "user_id": user_id})
     if not rows:
         raise TokenInvalid()
     row = rows[0]

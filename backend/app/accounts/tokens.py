@@ -51,7 +51,31 @@ class AccessClaims:
     session_id: uuid.UUID
 
 
+# Tokens that verified, with their expiry: a client presents the same access token on every
+# request for its lifetime, and PyJWT's checks (base64 alphabet, JSON, claims) cost about a tenth
+# of a list request's CPU. Keyed by the whole token, signature included, and the secret, so only
+# a token that verified can hit; expiry is checked again on every hit. The session behind a
+# token is checked by every request anyway (logout is immediate), so nothing else can change.
+VERIFIED_CACHE_SIZE = 4096
+_verified: dict[tuple[str, str], tuple["AccessClaims", int]] = {}
+
+
 def decode_access_token(token: str, *, settings: Settings) -> AccessClaims:
+    key = (settings.jwt_secret, token)
+    cached = _verified.get(key)
+    if cached is not None:
+        claims, expires = cached
+        if expires <= time.time() - LEEWAY_SECONDS:
+            raise TokenExpired()
+        return claims
+    claims, expires = _verify_access_token(token, settings=settings)
+    if len(_verified) >= VERIFIED_CACHE_SIZE:
+        del _verified[next(iter(_verified))]  # the oldest
+    _verified[key] = (claims, expires)
+    return claims
+
+
+def _verify_access_token(token: str, *, settings: Settings) -> tuple[AccessClaims, int]:
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -67,9 +91,10 @@ def decode_access_token(token: str, *, settings: Settings) -> AccessClaims:
     if claims["typ"] != ACCESS_TOKEN_TYPE:
         raise TokenInvalid()
     try:
-        return AccessClaims(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"])))
+        verified = AccessClaims(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"])))
     except ValueError:
         raise TokenInvalid() from None
+    return verified, int(claims["exp"])
 
 
 def token_algorithm(token: str) -> str | None:

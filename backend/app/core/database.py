@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import uuid4
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
@@ -134,6 +135,9 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
     engine = create_async_engine(
         target.url,
         connect_args=connect_args,
+        # JSON columns (a task's tags) read back with orjson: the standard library's decoder
+        # was 4 % of a list request's CPU. Same values (lists of strings), written as before.
+        json_deserializer=orjson.loads,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,

@@ -158,13 +158,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+def unavailable_response(exc: BaseException) -> JSONResponse:
+    """503 `database_unavailable` for an error `is_unavailable` recognises (logged)."""
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    error = DatabaseUnavailable()
+    return error_response(error.status_code, error.message, error.code, error.response_headers())
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_unavailable(exc):
-        logger.warning("database unavailable: %s", type(exc).__name__)
-        error = DatabaseUnavailable()
-        return error_response(
-            error.status_code, error.message, error.code, error.response_headers()
-        )
+        return unavailable_response(exc)
     return await _unexpected_error(request, exc)
 
 

@@ -43,7 +43,7 @@ def _wall_time(value: time) -> time:
     return value.replace(microsecond=0)
 
 
-def _short_time(value: time) -> str:
+def short_time(value: time) -> str:
     return value.strftime("%H:%M" if value.second == 0 else "%H:%M:%S")
 
 
@@ -105,7 +105,7 @@ DueTime = Annotated[
     ),
 ]
 # As shown: `HH:MM`, or `HH:MM:SS` when the seconds are not zero.
-ShortTime = Annotated[time, PlainSerializer(_short_time, return_type=str, when_used="json")]
+ShortTime = Annotated[time, PlainSerializer(short_time, return_type=str, when_used="json")]
 # The schema lists the zones, so that clients (and schema-driven tests) know which are valid.
 IanaZone = Annotated[
     str,

@@ -226,6 +226,12 @@ def _shapes_for(caller: Caller, query: TaskQuery) -> ListShapes:
     )
 
 
+def page_and_count(*, caller: Caller, query: TaskQuery) -> tuple[ListShapes, dict[str, Any]]:
+    """The page and count statements of a list request and their values, as `list_tasks` runs
+    them (for `app.tasks.fast_reads`)."""
+    return _shapes_for(caller, query), _list_parameters(caller, query)
+
+
 def list_statements(*, caller: Caller, query: TaskQuery) -> tuple[AnySelect, ...]:
     """The page and count statements of a list request with their values bound (for EXPLAIN)."""
     parameters = _list_parameters(caller, query)

@@ -21,7 +21,7 @@ from app.tasks.models import Task
 
 _OWNED_TASK = (Task.user_id == bindparam("owner_id"), Task.id == bindparam("task_id"))
 # One task, by a caller without a session to check and by one with (`read_parameters`).
-_GET_TASK = {
+GET_TASK = {
     checks_session: Statement(
         select(*PUBLIC_COLUMNS).where(*_OWNED_TASK, *([SESSION_IS_LIVE] if checks_session else []))
     )
@@ -34,7 +34,7 @@ async def get_task(*, connection: AsyncConnection, caller: Caller, task_id: uuid
     """One of the caller's tasks, with the caller's session checked: one statement (two for a
     task that is not there)."""
     parameters = {**read_parameters(caller), "task_id": task_id}
-    rows = await fetch_all(connection, _GET_TASK[caller.session_id is not None], parameters)
+    rows = await fetch_all(connection, GET_TASK[caller.session_id is not None], parameters)
     if not rows:
         await require_live_session(connection=connection, caller=caller)
         raise TaskNotFound()

@@ -16,7 +16,14 @@ from app.tasks import service
 from app.tasks.conditions import etag, if_match_versions, none_match
 from app.tasks.errors import PreconditionFailed, TaskNotFound
 from app.tasks.pagination import set_paging_headers
-from app.tasks.schemas import TaskCreate, TaskPatch, TaskPublic, TaskQuery, TaskUpdate
+from app.tasks.schemas import (
+    TaskCreate,
+    TaskPatch,
+    TaskPublic,
+    TaskQuery,
+    TaskUpdate,
+    task_query_from,
+)
 
 # A whole page in one call each way (the rows come as dicts; `total` is left out).
 TASK_LIST = TypeAdapter(list[TaskPublic])
@@ -48,21 +55,12 @@ def _query_parameters() -> list[dict[str, Any]]:
 
 
 async def task_query(request: Request) -> TaskQuery:
-    """The list's query parameters, validated in one pass, with FastAPI's 422 for bad ones.
-
-    Declared as `Annotated[TaskQuery, Query()]`, FastAPI re-inspects each field's annotation on
-    every request: about 0.2 ms, a seventh of a list request's CPU. As there, a repeated
-    parameter counts with its last value and unknown parameters are ignored.
-    """
+    """The list's query parameters, validated in one pass (`task_query_from`), with FastAPI's
+    422 for bad ones."""
     received = request.query_params
-    values: dict[str, Any] = {
-        name: received[name] for name in TaskQuery.model_fields if name in received
-    }
-    # `tag` repeats (tasks carrying all of them); every other parameter counts with its last.
-    if "tag" in received:
-        values["tag"] = received.getlist("tag")
+    tags = received.getlist("tag") if "tag" in received else None
     try:
-        return TaskQuery.model_validate(values)
+        return task_query_from(received, tags)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         raise RequestValidationError(

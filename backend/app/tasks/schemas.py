@@ -1,6 +1,7 @@
 """Request and response models of the task and tag routes."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -161,6 +162,22 @@ class TaskQuery(BaseModel):
     series_id: uuid.UUID | None = Field(
         None, description="The completed occurrences of one recurring task."
     )
+
+
+def task_query_from(received: Mapping[str, str], tags: list[str] | None) -> TaskQuery:
+    """The list's query parameters validated in one pass (raises pydantic's ValidationError).
+
+    Declared as `Annotated[TaskQuery, Query()]`, FastAPI would re-inspect each field's
+    annotation on every request. As there, a repeated parameter counts with its last value
+    (except `tag`, which repeats: `tags` holds all of them, None when absent) and unknown
+    parameters are ignored.
+    """
+    values: dict[str, Any] = {
+        name: received[name] for name in TaskQuery.model_fields if name in received
+    }
+    if tags is not None:
+        values["tag"] = tags
+    return TaskQuery.model_validate(values)
 
 
 class TagPublic(BaseModel):
