@@ -77,6 +77,9 @@ export interface paths {
         /**
          * List Tasks
          * @description List tasks: filter, search, sort and page. `X-Total-Count` and `Link` describe the pages.
+         *
+         *     The count is exact up to 10,000 matches; past that `X-Total-Count` is 10000, `Link` has no
+         *     `last`, and `next` follows every full page.
          */
         get: operations["list_tasks_api_tasks_get"];
         put?: never;
