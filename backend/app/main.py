@@ -25,6 +25,7 @@ from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestConte
 from app.mcp import router as mcp_router
 from app.mcp.server import create_mcp
 from app.service import router as service_router
+from app.sync import fast_reads as sync_fast_reads
 from app.sync import router as sync_router
 from app.sync.hub import EventHub
 from app.sync.jobs import sync_jobs
@@ -121,6 +122,7 @@ def create_app(
                 tasks_fast_reads.list_read(settings, bridge=bridge),
                 tasks_fast_reads.get_read(settings, bridge=bridge),
                 accounts_fast_reads.me_read(settings, bridge=bridge),
+                sync_fast_reads.delta_sync_read(settings, bridge=bridge),
             ],
         )
     app.add_middleware(HeadMiddleware)

@@ -167,3 +167,90 @@ async def test_fast_reads_answer_as_the_fastapi_routes(
         assert status == 401
         assert b"session_revoked" in body
     await compare(dead)
+
+
+async def test_fast_delta_sync_answers_as_the_route(
+    clients: Any, is_postgres: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`GET /api/tasks/sync?cursor=`: the same page both ways (tasks each once, deleted ids,
+    `has_more`, the cursor), and every other sync request left to the route."""
+    fast, client, plain = clients
+    caplog.set_level(logging.INFO, logger="app.access")
+    owner = await register(client)
+    other = await register(client)
+    headers = bearer(owner)
+    ids = []
+    for task in TASKS:
+        created = await client.post("/api/tasks", json=task, headers=headers)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    full = await client.get("/api/tasks/sync?limit=2", headers=headers)
+    middle = full.json()["cursor"]  # the middle of a full sync: the route's
+    start = (await client.get("/api/tasks/sync", headers=headers)).json()["cursor"]
+    # Changes after `start`: one task twice, one deleted, one created, one in another way.
+    for title in ("Once", "Twice"):
+        changed = await client.patch(f"/api/tasks/{ids[0]}", json={"title": title}, headers=headers)
+        assert changed.status_code == 200
+    assert (await client.delete(f"/api/tasks/{ids[1]}", headers=headers)).status_code == 204
+    created = await client.post("/api/tasks", json={"title": "New", "tags": ["x"]}, headers=headers)
+    assert created.status_code == 201
+    completed = await client.patch(
+        f"/api/tasks/{ids[5]}", json={"completed": False}, headers=headers
+    )
+    assert completed.status_code == 200
+    latest = (await client.get(f"/api/tasks/sync?cursor={start}", headers=headers)).json()
+    assert [task["id"] for task in latest["tasks"]] == [ids[0], created.json()["id"], ids[5]]
+    assert latest["deleted"] == [ids[1]]
+    end = latest["cursor"]
+    seq, tag = start.split(".")
+    others = (await client.get("/api/tasks/sync", headers=bearer(other))).json()["cursor"]
+
+    def ask(query: str, **extra: str) -> tuple[str, str, dict[str, str]]:
+        return "GET", f"/api/tasks/sync{query}", headers | extra
+
+    ordinary = [
+        ask(f"?cursor={start}"),
+        ask(f"?cursor={start}&limit=2"),
+        ask(f"?limit=1000&cursor={start}"),
+        ask(f"?cursor={end}"),
+        ask(f"?cursor={start}", Origin="http://localhost:3000"),
+    ]
+    unusual = [
+        ask(""),  # a full sync
+        ask(f"?cursor={middle}"),
+        ask(f"?cursor={others}"),  # another user's: 410
+        ask(f"?cursor={int(seq) + 100}.{tag}"),  # never handed out: 410
+        ask("?cursor=nonsense"),
+        ask(f"?cursor={start}&limit=0"),
+        ask(f"?cursor={start}&limit=1001"),
+        ask(f"?cursor={start}&limit=05"),
+        ask(f"?cursor={start}&cursor={end}"),
+        ask(f"?cursor={start}&extra=1"),
+        ask(f"?cursor={start}", **{"If-None-Match": '"1"'}),
+        ("GET", f"/api/tasks/sync?cursor={start}", {}),
+        ("GET", f"/api/tasks/sync?cursor={start}", {"Authorization": "Bearer not.a.token"}),
+    ]
+
+    async def compare(requests: list[tuple[str, str, dict[str, str]]]) -> None:
+        for method, url, request_headers in requests:
+            access_log(caplog)
+            expected = await answer(plain, method, url, request_headers)
+            expected_log = access_log(caplog)
+            got = await answer(client, method, url, request_headers)
+            assert got == expected, (method, url, request_headers)
+            assert access_log(caplog) == expected_log, (method, url, request_headers)
+
+    before = fast_reads_of(fast).answered
+    await compare(ordinary)
+    assert fast_reads_of(fast).answered - before == (len(ordinary) if is_postgres else 0)
+    before = fast_reads_of(fast).answered
+    await compare(unusual)
+    # If-None-Match means nothing to the sync route, so the fast path may answer that one.
+    assert fast_reads_of(fast).answered - before <= (1 if is_postgres else 0)
+
+    logout = await client.post("/api/auth/logout", json={"refresh_token": owner["refresh_token"]})
+    assert logout.status_code == 204
+    status, _, body = await answer(client, *ask(f"?cursor={start}"))
+    assert status == 401
+    assert b"session_revoked" in body
+    await compare([ask(f"?cursor={start}")])

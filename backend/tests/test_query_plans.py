@@ -1,7 +1,8 @@
 """With 100k tasks across 1k users and one user with 10k more, neither an ordinary user's page nor
 the heavy user's ever scans the whole tasks table, whatever its filters and sort, nor does a
-page of the full delta sync; nor does the reminder loop's query. (bench/large_data.py measures
-the same statements with 1M tasks: 10,000 users and one with 50,000.)"""
+page of the full delta sync or of a delta sync; nor does the reminder loop's query.
+(bench/large_data.py measures the same statements with 1M tasks: 10,000 users and one with
+50,000.)"""
 
 import json
 import uuid
@@ -13,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.accounts.sessions import Caller
-from app.sync.service import full_sync_statement
+from app.sync.service import DELTA_PAGE, full_sync_statement
 from app.tasks.listing import list_statements
 from app.tasks.queries import DUE_REMINDERS
 from app.tasks.schemas import TaskQuery, TaskSort
@@ -161,6 +162,10 @@ async def test_one_users_list_uses_an_index_not_a_table_scan(
             for after in (None, uuid.UUID(int=2**127)):
                 statement = full_sync_statement(user_id, after, 501)
                 await _assert_uses_an_index(connection, engine, statement, is_postgres)
+            # A delta sync page: the changes after a cursor, each joined to its task by id.
+            values = {"owner_id": user_id, "session_id": uuid.uuid4(), "now": datetime.now(UTC)}
+            delta = DELTA_PAGE[True].select.params(values, after=0, limit=501)
+            await _assert_uses_an_index(connection, engine, delta, is_postgres)
 
 
 async def _assert_uses_an_index(

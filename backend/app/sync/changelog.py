@@ -34,7 +34,8 @@ delta returns it (a change the scan already saw may come again; applying it twic
 Pruning deletes entries older than 30 days and raises `users.change_floor` to the largest seq
 it deleted, in one transaction. A cursor below the floor may have missed pruned entries and is
 answered 410 `cursor_expired`; readers read the entries first and the floor second, so a prune
-that commits between the two reads is always noticed.
+that commits between the two reads is always noticed (a delta sync reads both, and the tasks,
+in one statement: one snapshot, where a prune is seen whole or not at all).
 """
 
 import uuid

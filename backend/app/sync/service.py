@@ -2,22 +2,27 @@
 
 import json
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.core.statements import AnySelect
+from app.accounts.models import User
+from app.accounts.sessions import SESSION_IS_LIVE
+from app.core.statements import AnySelect, Statement, fetch_all
 from app.sync import changelog
 from app.sync.changelog import Change
 from app.sync.cursors import Cursor, decode_cursor, encode_cursor
 from app.sync.errors import CursorExpired
+from app.sync.models import TaskChange
 from app.tasks.listing import PUBLIC_COLUMNS
 from app.tasks.models import Task
 from app.tasks.schemas import TaskPublic
 
 Record = dict[str, Any]
+PUBLIC_KEYS = tuple(column.key for column in PUBLIC_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -43,27 +48,89 @@ def _check_covered(seq: int, state: changelog.CounterState) -> None:
         raise CursorExpired()
 
 
+def _delta_statement(checks_session: bool) -> Statement:
+    """A delta page in one statement, in one snapshot: the user's counter and floor (one row
+    even with no changes), the next `limit` changes after `after`, each with its task's public
+    columns (null once the task is deleted). With `checks_session`, no row at all unless the
+    caller's session is live (`read_parameters`)."""
+    changes = (
+        select(TaskChange.seq, TaskChange.task_id)
+        .where(TaskChange.user_id == bindparam("owner_id"), TaskChange.seq > bindparam("after"))
+        .order_by(TaskChange.seq)
+        .limit(bindparam("limit", type_=Integer))
+        .subquery("changes")
+    )
+    statement = (
+        select(
+            *PUBLIC_COLUMNS,
+            changes.c.seq.label("change"),
+            changes.c.task_id.label("changed_task"),
+            User.change_seq,
+            User.change_floor,
+        )
+        .select_from(User)
+        .outerjoin(changes, true())
+        .outerjoin(Task, (Task.id == changes.c.task_id) & (Task.user_id == User.id))
+        .where(User.id == bindparam("owner_id"), *([SESSION_IS_LIVE] if checks_session else []))
+        .order_by(changes.c.seq)
+    )
+    return Statement(statement)
+
+
+DELTA_PAGE = {checks_session: _delta_statement(checks_session) for checks_session in (False, True)}
+assert DELTA_PAGE[True].keys[: len(PUBLIC_KEYS)] == PUBLIC_KEYS, "the task's members come first"
+
+
+def delta_from_rows(
+    user_id: uuid.UUID,
+    after: int,
+    limit: int,
+    rows: Sequence[Mapping[str, Any]],
+    task_of: Callable[[Any], Record],
+) -> SyncResult:
+    """The delta page `DELTA_PAGE` read (asked for `limit` + 1 changes); 410 unless the log
+    still covers `after`. `task_of` shapes a row's task (the route and the fast path shape
+    them each their own way). No rows: the user is gone, and with them every change."""
+    state = (
+        changelog.CounterState(rows[0]["change_seq"], rows[0]["change_floor"])
+        if rows
+        else changelog.CounterState(0, 0)
+    )
+    _check_covered(after, state)
+    changed = [row for row in rows if row["change"] is not None]
+    has_more = len(changed) > limit
+    changed = changed[:limit]
+    tasks: list[Record] = []
+    deleted: list[uuid.UUID] = []
+    seen: set[uuid.UUID] = set()
+    for row in changed:  # each task once, where it first changed
+        task_id = row["changed_task"]
+        if task_id in seen:
+            continue
+        seen.add(task_id)
+        # Ids are never reused: a task that is not there any more was deleted.
+        if row["id"] is None:
+            deleted.append(task_id)
+        else:
+            tasks.append(task_of(row))
+    cursor = encode_cursor(user_id, changed[-1]["change"] if changed else after)
+    return SyncResult(tasks, deleted, cursor, has_more)
+
+
+def _task_members(row: Mapping[str, Any]) -> Record:
+    return {key: row[key] for key in PUBLIC_KEYS}
+
+
 async def sync(
     *, connection: AsyncConnection, user_id: uuid.UUID, cursor: Cursor | None, limit: int
 ) -> SyncResult:
+    """A page of a full sync or of the changes after `cursor` (the caller's session checked
+    already)."""
     if cursor is None or cursor.after_task is not None:
         return await _full_sync_page(connection, user_id, cursor, limit)
-    changes = await changelog.changes_after(
-        connection=connection, user_id=user_id, after=cursor.seq, limit=limit + 1
-    )
-    # Read after the entries: a prune that committed in between has raised the floor.
-    _check_covered(cursor.seq, await changelog.counter(connection=connection, user_id=user_id))
-    has_more = len(changes) > limit
-    changes = changes[:limit]
-    task_ids = list(dict.fromkeys(change.task_id for change in changes))
-    current = await _tasks_by_id(connection, user_id, task_ids)
-    return SyncResult(
-        tasks=[current[task_id] for task_id in task_ids if task_id in current],
-        # Ids are never reused: a task that is not there any more was deleted.
-        deleted=[task_id for task_id in task_ids if task_id not in current],
-        cursor=encode_cursor(user_id, changes[-1].seq if changes else cursor.seq),
-        has_more=has_more,
-    )
+    values = {"owner_id": user_id, "after": cursor.seq, "limit": limit + 1}
+    rows = await fetch_all(connection, DELTA_PAGE[False], values)
+    return delta_from_rows(user_id, cursor.seq, limit, rows, _task_members)
 
 
 def full_sync_statement(user_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> AnySelect:

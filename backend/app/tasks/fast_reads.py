@@ -37,7 +37,7 @@ DEFAULT_QUERY = TaskQuery()
 CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _public(row: Any, conversions: Conversions) -> dict[str, Any]:
+def task_public(row: Any, conversions: Conversions) -> dict[str, Any]:
     """A row as `TaskPublic` writes it: its members in order (the statement's leading columns,
     converted by their types as `fetch_all` would), `due_time` as `HH:MM[:SS]` (priorities are
     `Priority`, a str enum; dates, instants and UUIDs encode alike)."""
@@ -82,7 +82,7 @@ def list_read(settings: Settings, *, bridge: bool) -> FastRead:
                     return None
                 total = (await reader.fetch(connection, shapes.count, values))[0]["total"]
         conversions = shapes.page.for_driver(reader.dialect).conversions
-        response = json_response([_public(row, conversions) for row in rows])
+        response = json_response([task_public(row, conversions) for row in rows])
         set_paging_headers(
             response, request=Request(scope), query=query, total=total, returned=len(rows)
         )
@@ -107,7 +107,7 @@ def get_read(settings: Settings, *, bridge: bool) -> FastRead:
             rows = await reader.fetch(connection, statement, values)
         if not rows:  # not there, or a dead session: the route tells them apart
             return None
-        task = _public(rows[0], statement.for_driver(reader.dialect).conversions)
+        task = task_public(rows[0], statement.for_driver(reader.dialect).conversions)
         response = json_response(task)
         response.headers["etag"] = etag(task["version"])
         return response
