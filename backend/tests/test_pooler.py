@@ -142,3 +142,57 @@ async def test_the_service_works_through_pgbouncer_in_transaction_mode(
                 assert me["id"] == listed[0]["user_id"]
     finally:
         await engine.dispose()
+
+
+async def test_through_pgbouncer_a_transaction_is_one_on_the_server(
+    pooled_database: tuple[str, str], pgbouncer: int
+) -> None:
+    """PgBouncer sends `SET` for every startup parameter a client asked for in a spelling other
+    than the server's, before every transaction it lends a connection for: asyncpg's
+    client_encoding 'utf-8' once doubled the server's transactions."""
+    assert TEST_DATABASE_URL is not None
+    direct, name = pooled_database
+    server = urlsplit(direct)
+    pooled_url = f"postgresql://{server.username or 'postgres'}@127.0.0.1:{pgbouncer}/{name}"
+    engine = create_engine(make_settings(pooled_url, db_pgbouncer=True, db_pool_size=1))
+    # Watching from another database, so that watching is not counted.
+    observer = create_async_engine(
+        parse_database_url(TEST_DATABASE_URL).url, isolation_level="AUTOCOMMIT"
+    )
+    count = text(
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"
+    ).bindparams(name=name)
+
+    async def transactions(n: int) -> None:
+        for _ in range(n):
+            async with engine.begin() as connection:
+                await connection.execute(text("SELECT 1"))
+
+    async def reported_count() -> int:
+        """The database's transactions so far. A server backend reports its counts when it
+        ends (while it lives, up to 10 s after it goes idle): so PgBouncer's server
+        connections are ended first (it opens new ones when next asked)."""
+        end = text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"
+        ).bindparams(name=name)
+        alive = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name").bindparams(
+            name=name
+        )
+        async with observer.connect() as connection:
+            await connection.execute(end)
+            for _ in range(200):
+                if not await connection.scalar(alive):
+                    return int(await connection.scalar(count))
+                await asyncio.sleep(0.05)
+        raise AssertionError("PgBouncer's server connections did not end")
+
+    try:
+        await transactions(1)  # connected
+        before = await reported_count()
+        await transactions(20)
+        # About 20, not 40: no SET of PgBouncer's before each (it may still set up each
+        # server connection it opened anew with one).
+        assert 20 <= await reported_count() - before < 25
+    finally:
+        await engine.dispose()
+        await observer.dispose()

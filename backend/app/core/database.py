@@ -124,6 +124,13 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
     pooled = "statement_cache_size" in target.connect_args
     if timeout and not pooled:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    if pooled:
+        # asyncpg asks for client_encoding 'utf-8' (quotes included); the server reports UTF8.
+        # PgBouncer compares the two as text, finds them different, and so sends its own `SET
+        # client_encoding` before every transaction it lends a server connection for: twice
+        # the transactions on the server. The server's own spelling (sent after asyncpg's, so
+        # it wins) ends that.
+        server_settings["client_encoding"] = "UTF8"
     if schema:
         server_settings["search_path"] = schema
     connect_args = {
