@@ -214,6 +214,14 @@ def run_large(wrk: str, settings: Any, server_env: dict[str, str], password_hash
             f"ordinary user's list within 10 % of the small-data run: {listing.rps:.0f} vs {small.rps:.0f} req/s "
             f"({100 * ratio:.0f} %)",
         )
+        # Throughput moves with whatever else shares the machine; the work per request does not.
+        large_u, small_u = listing.usage, small.usage
+        say(
+            f"      CPU per request, large vs small data: app {large_u['server_us']:.0f} vs "
+            f"{small_u['server_us']:.0f} us, PostgreSQL {large_u['postgres_us']:.0f} vs "
+            f"{small_u['postgres_us']:.0f} us; other load {large_u['other_cores']:.2f} vs "
+            f"{small_u['other_cores']:.2f} cores"
+        )
     else:
         say(f"(no small-data list in this run: the ordinary user's list made {listing.rps:.0f} req/s)")
     errors = sum(r.socket_errors + r.non_2xx for r in results)

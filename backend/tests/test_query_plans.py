@@ -10,13 +10,16 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.accounts.sessions import Caller
+from app.core.config import Settings
+from app.core.database import create_database
+from app.sync.hub import EventHub
+from app.sync.reminders import deliver_due_reminders
 from app.sync.service import DELTA_PAGE, full_sync_statement
 from app.tasks.listing import list_statements
-from app.tasks.queries import DUE_REMINDERS
 from app.tasks.schemas import TaskQuery, TaskSort
 from app.tasks.search_index import create_trigram_index, drop_trigram_index
 
@@ -182,19 +185,50 @@ async def _assert_uses_an_index(
         assert any("USING" in d and "INDEX" in d for d in details), (str(compiled), details)
 
 
-async def test_due_reminders_are_one_range_scan_of_the_pending_ones(
-    engine: AsyncEngine, is_postgres: bool
+async def test_the_reminder_loop_reads_only_the_pending_ones_through_their_index(
+    engine: AsyncEngine, settings: Settings, is_postgres: bool
 ) -> None:
-    """The reminder loop's "which reminders are due now": the partial index, not the table."""
+    """The reminder loop's "which reminders are due now", as the loop itself sends it (captured
+    while it runs: it once spelled `completed IS false`, which neither planner matches to the
+    index's `NOT completed`, and read the whole tasks table every second in every worker, while
+    a statement beside it passed this test): the partial index, not the table. On PostgreSQL in
+    the custom plan and in the generic one a cached prepared statement switches to."""
     async with engine.begin() as connection:
         await _seed(connection, is_postgres)
-        statement = DUE_REMINDERS.params(now=datetime.now(UTC), limit=100)
-        compiled = statement.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
-        if is_postgres:
-            plan = await connection.scalar(text(f"EXPLAIN (FORMAT JSON) {compiled}"))
-            assert _full_scans_of_tasks(plan) == [], plan
-            assert "ix_tasks_pending_reminders" in json.dumps(plan), plan
-        else:
-            rows = (await connection.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))).all()
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    database = create_database(engine, settings)
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        await deliver_due_reminders(database, EventHub(database, None))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    # Its first read: every user's due reminders (then it locks and delivers them per owner).
+    reads = [(sql, values) for sql, values in sent if sql.lstrip().upper().startswith("SELECT")]
+    statement, parameters = reads[0]
+    assert "ORDER BY tasks.remind_at" in statement, statement
+    async with engine.connect() as connection:
+        if not is_postgres:
+            rows = (
+                await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            ).all()
             details = " ".join(row[-1] for row in rows)
-            assert "ix_tasks_pending_reminders" in details, details
+            assert "ix_tasks_pending_reminders" in details, (statement, details)
+            assert "SCAN tasks" not in details, (statement, details)
+            return
+        now, limit = parameters
+        assert isinstance(now, datetime), parameters
+        assert now.tzinfo is not None, parameters
+        await connection.exec_driver_sql(f"PREPARE due_reminders AS {statement}")
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            await connection.exec_driver_sql(f"SET plan_cache_mode = {mode}")
+            plan = await connection.scalar(
+                text(f"EXPLAIN (FORMAT JSON) EXECUTE due_reminders('{now.isoformat()}', {limit})")
+            )
+            assert _full_scans_of_tasks(plan) == [], (mode, statement, plan)
+            assert "ix_tasks_pending_reminders" in json.dumps(plan), (mode, statement, plan)
+        await connection.exec_driver_sql("RESET plan_cache_mode")
+        await connection.exec_driver_sql("DEALLOCATE due_reminders")

@@ -27,30 +27,23 @@ from app.sync.changelog import record_changes
 from app.sync.hub import EventHub
 from app.sync.news import collecting_news
 from app.tasks.models import Task
+from app.tasks.queries import PENDING_REMINDER, due_reminders
 
 BATCH = 500
 
 
 def _still_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
-    return (
-        Task.remind_at.is_not(None),
-        Task.remind_at <= now,
-        Task.reminded_at.is_(None),
-        Task.completed.is_(False),
-    )
+    return (Task.remind_at <= now, *PENDING_REMINDER)
 
 
 async def deliver_due_reminders(database: Database, hub: EventHub, *, batch: int = BATCH) -> int:
     """Deliver up to `batch` due reminders; returns how many this run delivered."""
     now = utcnow()
-    due = (
-        select(Task.id, Task.user_id).where(*_still_due(now)).order_by(Task.remind_at).limit(batch)
-    )
     async with database.admitted(), database.reader.connect() as connection:
-        candidates = (await connection.execute(due)).all()
+        candidates = await due_reminders(connection=connection, now=now, limit=batch)
     by_owner: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for row in candidates:
-        by_owner[row.user_id].append(row.id)
+        by_owner[row["user_id"]].append(row["id"])
     delivered = 0
     owners = list(by_owner)
     # Workers and instances start at different owners, so that they share the work.
