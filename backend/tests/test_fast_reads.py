@@ -76,6 +76,37 @@ async def answer(client: httpx.AsyncClient, method: str, url: str, headers: dict
     return response.status_code, kept, response.content
 
 
+async def owner_of_tasks(client: httpx.AsyncClient) -> tuple[Any, Any, list[str]]:
+    """A user with TASKS (their ids, in order) and another user."""
+    owner = await register(client)
+    other = await register(client)
+    ids = []
+    for task in TASKS:
+        created = await client.post("/api/tasks", json=task, headers=bearer(owner))
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    return owner, other, ids
+
+
+async def compare(
+    requests: list[tuple[str, str, dict[str, str]]],
+    client: httpx.AsyncClient,
+    plain: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each request answered alike by the app with the fast reads (`client`) and without
+    (`plain`): status, headers, body, and the access log line."""
+    for method, url, request_headers in requests:
+        access_log(caplog)
+        expected = await answer(plain, method, url, request_headers)
+        expected_log = access_log(caplog)
+        assert len(expected_log) == 1
+        got = await answer(client, method, url, request_headers)
+        assert got == expected, (method, url, request_headers)
+        # The same access log line: method, path, status, route template, user.
+        assert access_log(caplog) == expected_log, (method, url, request_headers)
+
+
 @pytest.fixture
 async def clients(settings: Settings, engine: AsyncEngine) -> Any:
     fast = create_app(settings, engine=engine)
@@ -89,14 +120,8 @@ async def test_fast_reads_answer_as_the_fastapi_routes(
 ) -> None:
     fast, client, plain = clients
     caplog.set_level(logging.INFO, logger="app.access")
-    owner = await register(client)
-    other = await register(client)
+    owner, other, ids = await owner_of_tasks(client)
     headers = bearer(owner)
-    ids = []
-    for task in TASKS:
-        created = await client.post("/api/tasks", json=task, headers=headers)
-        assert created.status_code == 201, created.text
-        ids.append(created.json()["id"])
     other_task = await client.post("/api/tasks", json={"title": "Not yours"}, headers=bearer(other))
     task_id = ids[3]
 
@@ -138,19 +163,8 @@ async def test_fast_reads_answer_as_the_fastapi_routes(
             ("GET", path, {"Authorization": f"bearer   {owner['access_token']}  "}),
         ]
 
-    async def compare(requests: list[tuple[str, str, dict[str, str]]]) -> None:
-        for method, url, request_headers in requests:
-            access_log(caplog)
-            expected = await answer(plain, method, url, request_headers)
-            expected_log = access_log(caplog)
-            assert len(expected_log) == 1
-            got = await answer(client, method, url, request_headers)
-            assert got == expected, (method, url, request_headers)
-            # The same access log line: method, path, status, route template, user.
-            assert access_log(caplog) == expected_log, (method, url, request_headers)
-
     before = fast_reads_of(fast).answered
-    await compare(requests)
+    await compare(requests, client, plain, caplog)
     if is_postgres:
         # The ordinary requests (lists with a page, found tasks, /me) came the fast way.
         assert fast_reads_of(fast).answered - before >= 15
@@ -166,7 +180,7 @@ async def test_fast_reads_answer_as_the_fastapi_routes(
         status, _, body = await answer(client, method, url, request_headers)
         assert status == 401
         assert b"session_revoked" in body
-    await compare(dead)
+    await compare(dead, client, plain, caplog)
 
 
 async def test_fast_delta_sync_answers_as_the_route(
@@ -176,14 +190,8 @@ async def test_fast_delta_sync_answers_as_the_route(
     `has_more`, the cursor), and every other sync request left to the route."""
     fast, client, plain = clients
     caplog.set_level(logging.INFO, logger="app.access")
-    owner = await register(client)
-    other = await register(client)
+    owner, other, ids = await owner_of_tasks(client)
     headers = bearer(owner)
-    ids = []
-    for task in TASKS:
-        created = await client.post("/api/tasks", json=task, headers=headers)
-        assert created.status_code == 201, created.text
-        ids.append(created.json()["id"])
     full = await client.get("/api/tasks/sync?limit=2", headers=headers)
     middle = full.json()["cursor"]  # the middle of a full sync: the route's
     start = (await client.get("/api/tasks/sync", headers=headers)).json()["cursor"]
@@ -231,20 +239,11 @@ async def test_fast_delta_sync_answers_as_the_route(
         ("GET", f"/api/tasks/sync?cursor={start}", {"Authorization": "Bearer not.a.token"}),
     ]
 
-    async def compare(requests: list[tuple[str, str, dict[str, str]]]) -> None:
-        for method, url, request_headers in requests:
-            access_log(caplog)
-            expected = await answer(plain, method, url, request_headers)
-            expected_log = access_log(caplog)
-            got = await answer(client, method, url, request_headers)
-            assert got == expected, (method, url, request_headers)
-            assert access_log(caplog) == expected_log, (method, url, request_headers)
-
     before = fast_reads_of(fast).answered
-    await compare(ordinary)
+    await compare(ordinary, client, plain, caplog)
     assert fast_reads_of(fast).answered - before == (len(ordinary) if is_postgres else 0)
     before = fast_reads_of(fast).answered
-    await compare(unusual)
+    await compare(unusual, client, plain, caplog)
     # If-None-Match means nothing to the sync route, so the fast path may answer that one.
     assert fast_reads_of(fast).answered - before <= (1 if is_postgres else 0)
 
@@ -253,4 +252,4 @@ async def test_fast_delta_sync_answers_as_the_route(
     status, _, body = await answer(client, *ask(f"?cursor={start}"))
     assert status == 401
     assert b"session_revoked" in body
-    await compare([ask(f"?cursor={start}")])
+    await compare([ask(f"?cursor={start}")], client, plain, caplog)
