@@ -18,13 +18,13 @@ from app.core.config import Settings
 from app.core.fast_reads import FastRead, Reader
 from app.sync.cursors import decode_cursor
 from app.sync.errors import CursorExpired
+from app.sync.router import DEFAULT_LIMIT, MAX_LIMIT
 from app.sync.service import DELTA_PAGE, delta_from_rows
 from app.tasks.fast_reads import TASK_MEMBERS, task_public
 
-# A limit as clients write it (the route's 1-1000); any other spelling goes to FastAPI.
-PLAIN_LIMIT = re.compile(r"[1-9][0-9]{0,3}")
-DEFAULT_LIMIT = 500
-MAX_LIMIT = 1000
+# A limit as clients write it (within the route's 1-MAX_LIMIT); any other spelling goes to
+# FastAPI.
+PLAIN_LIMIT = re.compile(r"[1-9][0-9]*")
 
 
 def _delta_request(scope: Scope) -> tuple[str, int] | None:
@@ -39,7 +39,11 @@ def _delta_request(scope: Scope) -> tuple[str, int] | None:
     raw_limit = received.get("limit")
     if raw_limit is None:
         return cursor, DEFAULT_LIMIT
-    if not PLAIN_LIMIT.fullmatch(raw_limit) or int(raw_limit) > MAX_LIMIT:
+    if (
+        not PLAIN_LIMIT.fullmatch(raw_limit)
+        or len(raw_limit) > len(str(MAX_LIMIT))
+        or int(raw_limit) > MAX_LIMIT
+    ):
         return None
     return cursor, int(raw_limit)
 

@@ -22,6 +22,8 @@ router = APIRouter(responses=responses(*AUTH_ERRORS, DatabaseUnavailable))
 
 CURSOR_PATTERN = r"^\d{1,18}\.[0-9a-f]{8}(\.[0-9a-f]{32})?$"
 CURSOR_HELP = "From an earlier answer (or an event's id); leave out to get every task."
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 1000
 
 
 @router.get(
@@ -34,7 +36,7 @@ async def sync_tasks(
     caller: TaskReader,
     connection: ConnectionDep,
     cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=CURSOR_HELP)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Response:
     """The tasks created or changed and the ids deleted since `cursor`; follow `cursor` until
     `has_more` is false. 410 `cursor_expired`: start over without a cursor."""
