@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # before the graceful shutdown proper (app.core.drain); part of GRACEFUL_SHUTDOWN_SECONDS.
     # Behind a load balancer: at least its readiness probe's period.
     shutdown_drain_seconds: float = Field(0, ge=0)
+    # GET /metrics, Prometheus text format, summed over the instance's workers (app.core.metrics).
+    metrics_enabled: bool = True
 
     @field_validator("cors_origins", mode="before")
     @classmethod
