@@ -72,6 +72,7 @@ def create_app(
     )
     # SIGTERM: not ready first, then uvicorn's graceful shutdown (app.core.drain).
     drain = Drain(delay_seconds=settings.shutdown_drain_seconds)
+    drain.on_begin(events.drain)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
