@@ -3,6 +3,7 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -50,9 +51,11 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     fast_reads: bool = True,
+    span_exporter: Any = None,
 ) -> FastAPI:
     """The application. `fast_reads=False` leaves every request to FastAPI (the tests compare
-    both ways of answering)."""
+    both ways of answering); `span_exporter` replaces the OTLP exporter (the tests read spans
+    in memory)."""
     settings = settings or load_settings()
     configure_logging(settings)
     engine = engine or create_engine(settings)
@@ -70,6 +73,12 @@ def create_app(
             *([PeriodicJob("sample gauges", 1.0, gauges.run)] if settings.metrics_enabled else []),
         ]
     )
+    tracer_provider = None
+    if settings.otel_exporter_otlp_endpoint:
+        # Imported only when configured: unset, no OpenTelemetry code runs (API.md).
+        from app.core.tracing import make_tracer_provider
+
+        tracer_provider = make_tracer_provider(settings.otel_exporter_otlp_endpoint, span_exporter)
     # SIGTERM: not ready first, then uvicorn's graceful shutdown (app.core.drain).
     drain = Drain(delay_seconds=settings.shutdown_drain_seconds)
     drain.on_begin(events.drain)
@@ -88,6 +97,8 @@ def create_app(
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # the last spans go out
         if app.state.serving:
             worker_stopped()
 
@@ -115,6 +126,7 @@ def create_app(
     app.state.events = events
     app.state.drain = drain
     app.state.gauges = gauges
+    app.state.tracer_provider = tracer_provider
     app.state.serving = False  # a served worker's (create_served_app): it handles SIGTERM
     app.state.accounts = AccountContext(
         settings=settings,
@@ -189,6 +201,10 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         metrics=HttpMetrics() if settings.metrics_enabled else None,
     )
+    if tracer_provider is not None:  # outermost: the span covers the access log line too
+        from app.core.tracing import TracingMiddleware
+
+        app.add_middleware(TracingMiddleware, provider=tracer_provider)
     return app
 
 
