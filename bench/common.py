@@ -45,6 +45,7 @@ SCENARIOS = (
     "soak",
     "pooler",
     "scaleout",
+    "metrics",
     "large",
     "sqlite",
 )

@@ -10,8 +10,8 @@ Everything printed is also written to bench/results/latest.txt.
 
 The parts: common.py (settings, output), seed.py (database), plans.py (EXPLAIN), server.py
 (processes), load.py (wrk), profiling.py (py-spy), report.py (tables and targets),
-sqlite_scenario.py (SQLite), events_scenario.py (1,000 event streams), reference_app.py (the raw
-reference).
+sqlite_scenario.py (SQLite), events_scenario.py (1,000 event streams), metrics_scenario.py
+(the list with /metrics on and off), reference_app.py (the raw reference).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from common import (
 from events_scenario import run_events
 from large_data import run_large
 from load import Load, Result, ensure_wrk
+from metrics_scenario import run_metrics
 from plans import explain_plans
 from pooler import run_pooler
 from profiling import profile_list
@@ -219,6 +220,8 @@ def run_postgres(wrk: str) -> None:
             run_pooler(beside, server_env, settings, results.get("list"))
         if "scaleout" in ONLY:
             run_scale_out(beside, server_env)
+        if "metrics" in ONLY:
+            run_metrics(beside, server_env)
     finally:
         if beside.stats_connection is not None:
             beside.loop.run_until_complete(beside.stats_connection.close())
