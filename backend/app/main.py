@@ -61,6 +61,8 @@ def create_app(
     engine = engine or create_engine(settings)
     better_auth = BetterAuthVerifier(settings) if settings.better_auth_enabled else None
     database = create_database(engine, settings)
+    # The readiness probe's own connections: a pool busy with requests is not a database down.
+    probe_engine = create_engine(settings, single_use=True)
     mcp = create_mcp(settings=settings, database=database, better_auth=better_auth)
     # Live events: this worker's open streams and the news between instances (app.sync.hub).
     events = EventHub(database, settings.events_broker_url)
@@ -97,6 +99,7 @@ def create_app(
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
+        await probe_engine.dispose()
         if tracer_provider is not None:
             tracer_provider.shutdown()  # the last spans go out
         if app.state.serving:
@@ -122,6 +125,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.database = database
+    app.state.probe_engine = probe_engine
     app.state.jobs = jobs
     app.state.events = events
     app.state.drain = drain

@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
 from tests.conftest import make_client, make_settings
@@ -113,3 +114,18 @@ async def test_ready_checks_the_broker_when_one_is_configured(
     assert down.status_code == 503
     assert down.json()["code"] == "broker_unavailable"
     assert down.json()["database"] == "ok"
+
+
+async def test_ready_stays_200_while_every_pooled_connection_is_busy(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    # The requests' pool and its gate: one connection, taken here for the whole check.
+    app = create_app(make_settings(database_url, db_pool_size=1, db_pool_timeout=30))
+    busy = app.state.engine
+    try:
+        async with app.state.database.admitted(), busy.connect(), make_client(app) as client:
+            with anyio.fail_after(30):
+                ready = await client.get("/api/health/ready")
+    finally:
+        await busy.dispose()
+    assert ready.status_code == 200, ready.text

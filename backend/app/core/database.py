@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from app.core import sqlite
 from app.core.config import Settings
@@ -103,15 +103,19 @@ def parse_database_url(raw: str, *, pgbouncer: bool | None = None) -> DatabaseTa
     return DatabaseTarget(url, connect_args)
 
 
-def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngine:
-    """The service's engine. `schema` pins PostgreSQL's search_path (the tests use it)."""
+def create_engine(
+    settings: Settings, *, schema: str | None = None, single_use: bool = False
+) -> AsyncEngine:
+    """The service's engine. `schema` pins PostgreSQL's search_path (the tests use it).
+    `single_use`: no pool, each connection is opened for one use and closed (the readiness
+    probe's)."""
     target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
     if target.is_sqlite:
         engine = create_async_engine(
             target.url,
             connect_args={"timeout": settings.db_pool_timeout},
-            pool_pre_ping=True,
             hide_parameters=True,
+            **({"poolclass": NullPool} if single_use else {"pool_pre_ping": True}),
         )
         event.listen(engine.sync_engine, "connect", sqlite.on_connect)
         event.listen(engine.sync_engine, "begin", sqlite.on_begin)
@@ -146,10 +150,16 @@ def create_engine(settings: Settings, *, schema: str | None = None) -> AsyncEngi
         # JSON columns (a task's tags) read back with orjson: the standard library's decoder
         # was 4 % of a list request's CPU. Same values (lists of strings), written as before.
         json_deserializer=orjson.loads,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        pool_recycle=1800,
+        **(
+            {"poolclass": NullPool}
+            if single_use
+            else {
+                "pool_size": settings.db_pool_size,
+                "max_overflow": settings.db_max_overflow,
+                "pool_timeout": settings.db_pool_timeout,
+                "pool_recycle": 1800,
+            }
+        ),
         # Statement parameters hold password and token hashes: keep them out of error messages
         # (which reach the log with a 500's traceback) and out of SQL echo logging.
         hide_parameters=True,

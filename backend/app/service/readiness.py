@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import anyio
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.database import Database, ping
+from app.core.database import ping
 from app.core.drain import Drain
 from app.service.schemas import NotReadyCode
 from app.sync.broker import RedisBroker
@@ -38,16 +39,19 @@ async def _answers(check: Awaitable[None]) -> CheckResult:
 
 
 async def check_readiness(
-    *, database: Database, broker: RedisBroker | None, drain: Drain
+    *, probe_engine: AsyncEngine, broker: RedisBroker | None, drain: Drain
 ) -> Readiness:
-    """Both checks run at once: the probe answers within READY_TIMEOUT_SECONDS."""
+    """Both checks run at once: the probe answers within READY_TIMEOUT_SECONDS. The database
+    is asked on a connection of its own (`probe_engine`, opened for the probe and closed
+    again), not one of the requests' pool: a worker whose pool is busy is loaded, not broken,
+    and taking it out of rotation would send its load to the others until they fail too."""
     results: dict[str, CheckResult] = {"broker": "not_configured"}
 
     async def run(name: str, check: Awaitable[None]) -> None:
         results[name] = await _answers(check)
 
     async with anyio.create_task_group() as group:
-        group.start_soon(run, "database", ping(database.reader))
+        group.start_soon(run, "database", ping(probe_engine))
         if broker is not None:
             group.start_soon(run, "broker", broker.ping())
     return Readiness(

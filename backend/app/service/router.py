@@ -83,7 +83,7 @@ async def ready(request: Request) -> Ready | JSONResponse:
     within a second and the server is not shutting down; else 503."""
     state = request.app.state
     readiness = await check_readiness(
-        database=state.database, broker=state.events.broker, drain=state.drain
+        probe_engine=state.probe_engine, broker=state.events.broker, drain=state.drain
     )
     if readiness.ready:
         assert readiness.broker != "unavailable"
