@@ -76,7 +76,10 @@ def main() -> None:
         access_log=False,
         server_header=False,
         proxy_headers=True,
-        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        # The drain comes first (app.core.drain): both together take GRACEFUL_SHUTDOWN_SECONDS.
+        timeout_graceful_shutdown=max(
+            1, int(settings.graceful_shutdown_seconds - settings.shutdown_drain_seconds)
+        ),
     )
 
 

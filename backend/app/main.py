@@ -18,6 +18,7 @@ from app.core.background import BackgroundJobs
 from app.core.config import Settings, load_settings
 from app.core.database import create_database, create_engine
 from app.core.docs import install_docs
+from app.core.drain import Drain
 from app.core.errors import install_error_handlers
 from app.core.fast_reads import FastReads
 from app.core.logs import configure_logging
@@ -58,9 +59,13 @@ def create_app(
     events = EventHub(database, settings.events_broker_url)
     # Upkeep in every worker, at start and then periodically (app.core.background).
     jobs = BackgroundJobs([session_cleanup_job(database), *sync_jobs(database, events)])
+    # SIGTERM: not ready first, then uvicorn's graceful shutdown (app.core.drain).
+    drain = Drain(delay_seconds=settings.shutdown_drain_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.serving:
+            drain.install_sigterm()
         await jobs.start()
         # A mounted app's lifespan does not run: ours enters the MCP session manager.
         async with mcp.session_manager.run():
@@ -85,7 +90,7 @@ def create_app(
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
             {"name": "events", "description": "Live task changes (Server-Sent Events)."},
             {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
-            {"name": "service", "description": "Liveness and database reachability."},
+            {"name": "service", "description": "Health, liveness and readiness probes."},
         ],
     )
     app.state.settings = settings
@@ -93,6 +98,8 @@ def create_app(
     app.state.database = database
     app.state.jobs = jobs
     app.state.events = events
+    app.state.drain = drain
+    app.state.serving = False  # a served worker's (create_served_app): it handles SIGTERM
     app.state.accounts = AccountContext(
         settings=settings,
         hasher=PasswordHasher(settings.bcrypt_rounds),
@@ -179,6 +186,7 @@ def create_served_app() -> FastAPI:
     130 ms, a pause that every in-flight request of the worker would wait out (the list's p99).
     And the collector runs less often (YOUNG_COLLECTION_THRESHOLD)."""
     app = create_app()
+    app.state.serving = True
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD)
     return app

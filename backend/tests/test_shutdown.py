@@ -55,3 +55,36 @@ def test_idle_server_names_no_software_and_exits_0_at_once_on_sigterm(tmp_path: 
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(timeout=20) == 0, server.log()
         assert time.monotonic() - sent_at < 3
+
+
+def test_sigterm_turns_ready_503_first_serves_during_the_drain_then_exits_0(
+    tmp_path: Path,
+) -> None:
+    env = server_env(
+        f"sqlite:///{tmp_path / 'todo.db'}",
+        free_port(),
+        shutdown_drain_seconds="3",
+        graceful_shutdown_seconds="20",
+    )
+    with (
+        running_server(env, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.base_url, timeout=10) as client,
+    ):
+        assert client.get("/api/health/ready").status_code == 200
+        sent_at = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while (ready := client.get("/api/health/ready")).status_code == 200:
+            assert time.monotonic() < deadline, "ready never turned 503"
+            time.sleep(0.05)
+        # Not ready, but still serving: new connections too, not only this kept-alive one.
+        assert ready.status_code == 503
+        assert ready.json()["code"] == "shutting_down"
+        assert httpx.get(f"{server.base_url}/api/health/live").status_code == 200
+        assert register(server.base_url).status_code == 201
+        exit_code = server.process.wait(timeout=30)
+        exited_at = time.monotonic()
+
+    assert exit_code == 0, server.log()
+    assert exited_at - sent_at >= 2.5, "the server did not wait out SHUTDOWN_DRAIN_SECONDS"
+    assert exited_at - sent_at < 20, "the server outlived GRACEFUL_SHUTDOWN_SECONDS"

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     db_pgbouncer: bool | None = None  # None: detect Neon's "-pooler" hosts
     max_body_bytes: int = Field(1024 * 1024, ge=1)
     graceful_shutdown_seconds: int = Field(20, ge=1)
+    # On SIGTERM, how long /api/health/ready answers 503 while everything is still served,
+    # before the graceful shutdown proper (app.core.drain); part of GRACEFUL_SHUTDOWN_SECONDS.
+    # Behind a load balancer: at least its readiness probe's period.
+    shutdown_drain_seconds: float = Field(0, ge=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -123,6 +127,11 @@ class Settings(BaseSettings):
             problem = secret_problem(self.jwt_secret)
             if problem:
                 raise SettingsError(f"JWT_SECRET {problem}; set it to 32+ random bytes")
+        if self.shutdown_drain_seconds >= self.graceful_shutdown_seconds:
+            raise SettingsError(
+                "SHUTDOWN_DRAIN_SECONDS must be shorter than GRACEFUL_SHUTDOWN_SECONDS, which"
+                " bounds the whole shutdown"
+            )
         issuer = self.better_auth_issuer or (self.better_auth_url or "").rstrip("/")
         if len(issuer) > MAX_ISSUER_LENGTH:  # stored with every linked Better Auth user
             raise SettingsError(f"BETTER_AUTH_ISSUER is longer than {MAX_ISSUER_LENGTH} characters")

@@ -1,4 +1,5 @@
-"""/api/health: is the service up, and can it reach its database?"""
+"""/api/health: is the service up, and can it reach its database? And the probes of an
+orchestrator: `/api/health/live` (the process serves) and `/api/health/ready` (send it work)."""
 
 import anyio
 from fastapi import APIRouter, Request
@@ -6,7 +7,12 @@ from fastapi.responses import JSONResponse
 
 from app.core.database import ping
 from app.core.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable, header_specs
-from app.service.schemas import HealthStatus, HealthUnavailable
+from app.service.readiness import (
+    NOT_READY_REASONS,
+    check_readiness,
+    not_ready_code,
+)
+from app.service.schemas import Alive, HealthStatus, HealthUnavailable, NotReady, Ready
 
 router = APIRouter(prefix="/api", tags=["service"])
 
@@ -36,3 +42,57 @@ async def health(request: Request) -> HealthStatus | JSONResponse:
             body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
         )
     return HealthStatus()
+
+
+@router.get("/health/live", response_model=Alive)
+async def live() -> Alive:
+    """Liveness probe: 200 while the process serves requests. It touches nothing else (no
+    database): a database outage must not get healthy workers restarted."""
+    return Alive()
+
+
+@router.get(
+    "/health/ready",
+    response_model=Ready,
+    responses={
+        503: {
+            "model": NotReady,
+            "description": "Not ready: "
+            + "; ".join(f"`{code}`: {text}" for code, text in NOT_READY_REASONS.items()),
+            "headers": header_specs(DatabaseUnavailable),
+            "content": {
+                "application/json": {
+                    "example": {
+                        "status": "unavailable",
+                        "database": "ok",
+                        "broker": "not_configured",
+                        "draining": True,
+                        "detail": NOT_READY_REASONS["shutting_down"],
+                        "code": "shutting_down",
+                    }
+                }
+            },
+        }
+    },
+)
+async def ready(request: Request) -> Ready | JSONResponse:
+    """Readiness probe: 200 when the database (and the event broker, when configured) answer
+    within a second and the server is not shutting down; else 503."""
+    state = request.app.state
+    readiness = await check_readiness(
+        database=state.database, broker=state.events.broker, drain=state.drain
+    )
+    if readiness.ready:
+        assert readiness.broker != "unavailable"
+        return Ready(broker=readiness.broker)
+    code = not_ready_code(readiness)
+    body = NotReady(
+        database=readiness.database,
+        broker=readiness.broker,
+        draining=readiness.draining,
+        detail=NOT_READY_REASONS[code],
+        code=code,
+    )
+    return JSONResponse(
+        body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )

@@ -39,6 +39,7 @@ class RedisBroker:
         self._queue: asyncio.Queue[uuid.UUID] = asyncio.Queue(QUEUE_LIMIT)
         self._tasks: list[asyncio.Task[None]] = []
         self._client: redis.Redis | None = None
+        self._probe: redis.Redis | None = None  # the readiness probe's own connection
         self._last_warning = 0.0
         self.subscribed = False  # the subscription is live: news from elsewhere arrives
 
@@ -107,6 +108,12 @@ class RedisBroker:
                     await client.aclose()
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1])
 
+    async def ping(self) -> None:
+        """One round trip to Redis (the readiness probe); raises when it does not answer."""
+        if self._probe is None:
+            self._probe = self._connect()
+        await self._probe.ping()
+
     async def _drop_client(self) -> None:
         client, self._client = self._client, None
         if client is not None:
@@ -127,6 +134,10 @@ class RedisBroker:
                 await task
         self._tasks = []
         await self._drop_client()
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            with contextlib.suppress(Exception):
+                await probe.aclose()
 
 
 def _user_ids(data: bytes | str) -> list[uuid.UUID]:
