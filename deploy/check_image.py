@@ -29,7 +29,6 @@ import httpx
 
 # Registration hashes at this cost for about a second: long enough to be in flight at SIGTERM.
 SLOW_BCRYPT_ROUNDS = "14"
-GRACEFUL_SHUTDOWN_SECONDS = 20
 # Beyond the graceful timeout: the time a loaded CI machine may take to stop the workers.
 EXIT_MARGIN_SECONDS = 10
 START_TIMEOUT_SECONDS = 90
@@ -54,6 +53,12 @@ def image_config(image: str) -> dict[str, object]:
     return config
 
 
+def image_env(config: dict[str, object]) -> dict[str, str]:
+    items = config.get("Env") or []
+    assert isinstance(items, list)
+    return dict(str(item).split("=", 1) for item in items)
+
+
 def check_config(config: dict[str, object]) -> str:
     """The image's USER, which every later step runs as."""
     user = str(config.get("User") or "")
@@ -62,7 +67,7 @@ def check_config(config: dict[str, object]) -> str:
     check(uid.isdigit() and int(uid) != 0, f"USER is not root ({user!r})")
     check(bool(config.get("Healthcheck")), "the image has a HEALTHCHECK")
     exposed = config.get("ExposedPorts") or {}
-    env = dict(str(item).split("=", 1) for item in config.get("Env") or [])  # type: ignore[attr-defined]
+    env = image_env(config)
     check(f"{env.get('PORT')}/tcp" in exposed, f"EXPOSE matches PORT={env.get('PORT')}")
     check("WORKERS" in env and "GRACEFUL_SHUTDOWN_SECONDS" in env, "WORKERS and the timeout set")
     return user
@@ -190,7 +195,10 @@ def check_serving(base_url: str) -> None:
     check(created == 1, f"/metrics counts the one POST /api/tasks ({created})")
 
 
-def check_drain(base_url: str, server: subprocess.Popen[bytes], master: int) -> None:
+def check_drain(
+    base_url: str, server: subprocess.Popen[bytes], master: int, timeout: float
+) -> None:
+    """SIGTERM while a request is in flight; `timeout` is the image's GRACEFUL_SHUTDOWN_SECONDS."""
     with ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(register, base_url)
         time.sleep(0.5)  # the request is being handled: hashing takes a second or more
@@ -198,7 +206,7 @@ def check_drain(base_url: str, server: subprocess.Popen[bytes], master: int) -> 
         sent_at = time.monotonic()
         os.kill(master, signal.SIGTERM)
         ready_codes: list[int | str] = []
-        while not in_flight.done() and time.monotonic() - sent_at < GRACEFUL_SHUTDOWN_SECONDS:
+        while not in_flight.done() and time.monotonic() - sent_at < timeout:
             try:
                 ready_codes.append(httpx.get(f"{base_url}/api/health/ready", timeout=2).status_code)
             except httpx.TransportError as exc:
@@ -209,13 +217,13 @@ def check_drain(base_url: str, server: subprocess.Popen[bytes], master: int) -> 
     check(503 in ready_codes, f"ready turns 503 during the drain (saw {seen})")
     check(response.status_code == 201, f"the request in flight finishes ({response.status_code})")
     try:
-        exit_code = server.wait(timeout=GRACEFUL_SHUTDOWN_SECONDS + EXIT_MARGIN_SECONDS)
+        exit_code = server.wait(timeout=timeout + EXIT_MARGIN_SECONDS)
     except subprocess.TimeoutExpired:
         server.kill()
         exit_code = None
     took = time.monotonic() - sent_at
     check(exit_code == 0, f"the server exits 0 after SIGTERM ({exit_code}, {took:.1f} s)")
-    check(took < GRACEFUL_SHUTDOWN_SECONDS + EXIT_MARGIN_SECONDS, "it exits within the timeout")
+    check(took < timeout + EXIT_MARGIN_SECONDS, f"it exits within the timeout ({timeout} s)")
 
 
 def main() -> None:
@@ -230,7 +238,6 @@ def main() -> None:
         "JWT_SECRET": secrets.token_urlsafe(48),
         "PORT": str(port),
         "BCRYPT_ROUNDS": SLOW_BCRYPT_ROUNDS,
-        "GRACEFUL_SHUTDOWN_SECONDS": str(GRACEFUL_SHUTDOWN_SECONDS),
     }
     base_url = f"http://127.0.0.1:{port}"
     with working_container(image) as container:
@@ -259,7 +266,8 @@ def main() -> None:
                 check(bool(uids) and 0 not in uids, f"no server process runs as root ({uids})")
                 if ready and len(servers) == 1:
                     check_serving(base_url)
-                    check_drain(base_url, server, servers[0])
+                    timeout = float(image_env(config).get("GRACEFUL_SHUTDOWN_SECONDS", "20"))
+                    check_drain(base_url, server, servers[0], timeout)
             finally:
                 if server.poll() is None:
                     server.kill()
