@@ -46,6 +46,9 @@ if ! podman image exists "$BASE_IMAGE"; then
     mv "$BASE_TAR.part" "$BASE_TAR"
   fi
   note "importing $BASE_TAR as $BASE_IMAGE"
+  # Last week's base (another key) goes: only one is kept, in the tar cache and in podman.
+  podman images --format '{{.Repository}}:{{.Tag}}' localhost/todo-base |
+    xargs --no-run-if-empty podman rmi --force >/dev/null 2>&1 || true
   podman import --quiet "$BASE_TAR" "$BASE_IMAGE" >/dev/null
 fi
 
@@ -88,6 +91,7 @@ kubectl kustomize deploy/kubernetes >"$rendered"
 "$validate/bin/kubernetes-validate" --strict --quiet "$rendered"
 echo "$(grep -c '^kind:' "$rendered") resources valid"
 
-# Podman keeps every build's layers: drop the dangling ones so that the cache stays small.
-podman image prune --force >/dev/null
+# Podman keeps every build's layers: they are the next build's cache (the wheels layer costs
+# minutes). Only those unused for two days go, so that the storage does not grow for ever.
+podman image prune --force --filter until=48h >/dev/null
 echo "image stage took $((SECONDS - started)) s"
