@@ -13,6 +13,10 @@ from pydantic import ValidationError
 
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.logs import configure_logging
+from app.core.metrics_directory import (
+    make_multiprocess_directory,
+    remove_multiprocess_directory,
+)
 from app.core.migrations import upgrade_to_head
 
 
@@ -58,6 +62,16 @@ def main() -> None:
     if command == "migrate":
         upgrade_to_head(settings)
         return
+    # Before anything imports prometheus_client, here and in the workers (app.core.metrics).
+    metrics_directory = make_multiprocess_directory() if settings.metrics_enabled else None
+    try:
+        _serve(command, settings)
+    finally:
+        if metrics_directory is not None:
+            remove_multiprocess_directory(metrics_directory)
+
+
+def _serve(command: str, settings: Settings) -> None:
     if settings.migrate_on_start:
         # Once, here, before any worker starts.
         upgrade_to_head(settings)

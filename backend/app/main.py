@@ -3,6 +3,7 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,7 +15,7 @@ from app.accounts.cleanup import session_cleanup_job
 from app.accounts.passwords import PasswordHasher
 from app.accounts.rate_limit import RateLimiter
 from app.accounts.service import AccountContext
-from app.core.background import BackgroundJobs
+from app.core.background import BackgroundJobs, PeriodicJob
 from app.core.config import Settings, load_settings
 from app.core.database import create_database, create_engine
 from app.core.docs import install_docs
@@ -22,6 +23,7 @@ from app.core.drain import Drain
 from app.core.errors import install_error_handlers
 from app.core.fast_reads import FastReads
 from app.core.logs import configure_logging
+from app.core.metrics import GaugeSampler, HttpMetrics, forget_dead_workers, worker_stopped
 from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
 from app.mcp import router as mcp_router
 from app.mcp.server import create_mcp
@@ -45,10 +47,15 @@ token, here and at the MCP server at `/mcp` (Model Context Protocol, Streamable 
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: AsyncEngine | None = None, fast_reads: bool = True
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    fast_reads: bool = True,
+    span_exporter: Any = None,
 ) -> FastAPI:
     """The application. `fast_reads=False` leaves every request to FastAPI (the tests compare
-    both ways of answering)."""
+    both ways of answering); `span_exporter` replaces the OTLP exporter (the tests read spans
+    in memory)."""
     settings = settings or load_settings()
     configure_logging(settings)
     engine = engine or create_engine(settings)
@@ -58,14 +65,29 @@ def create_app(
     # Live events: this worker's open streams and the news between instances (app.sync.hub).
     events = EventHub(database, settings.events_broker_url)
     # Upkeep in every worker, at start and then periodically (app.core.background).
-    jobs = BackgroundJobs([session_cleanup_job(database), *sync_jobs(database, events)])
+    gauges = GaugeSampler(engine=engine, stream_count=events.stream_count)
+    jobs = BackgroundJobs(
+        [
+            session_cleanup_job(database),
+            *sync_jobs(database, events),
+            *([PeriodicJob("sample gauges", 1.0, gauges.run)] if settings.metrics_enabled else []),
+        ]
+    )
+    tracer_provider = None
+    if settings.otel_exporter_otlp_endpoint:
+        # Imported only when configured: unset, no OpenTelemetry code runs (API.md).
+        from app.core.tracing import make_tracer_provider
+
+        tracer_provider = make_tracer_provider(settings.otel_exporter_otlp_endpoint, span_exporter)
     # SIGTERM: not ready first, then uvicorn's graceful shutdown (app.core.drain).
     drain = Drain(delay_seconds=settings.shutdown_drain_seconds)
+    drain.on_begin(events.drain)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.serving:
             drain.install_sigterm()
+            forget_dead_workers()  # a worker that died, replaced by this one
         await jobs.start()
         # A mounted app's lifespan does not run: ours enters the MCP session manager.
         async with mcp.session_manager.run():
@@ -75,6 +97,10 @@ def create_app(
         if better_auth is not None:
             await better_auth.aclose()
         await engine.dispose()
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # the last spans go out
+        if app.state.serving:
+            worker_stopped()
 
     app = FastAPI(
         title="Todo API",
@@ -99,6 +125,8 @@ def create_app(
     app.state.jobs = jobs
     app.state.events = events
     app.state.drain = drain
+    app.state.gauges = gauges
+    app.state.tracer_provider = tracer_provider
     app.state.serving = False  # a served worker's (create_served_app): it handles SIGTERM
     app.state.accounts = AccountContext(
         settings=settings,
@@ -116,6 +144,8 @@ def create_app(
     app.include_router(tags_router.router)
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)
+    if settings.metrics_enabled:
+        app.include_router(service_router.metrics_router)
     app.include_router(mcp_router.create_router(settings))
     app.router.routes.append(mcp.route)
 
@@ -166,7 +196,15 @@ def create_app(
         max_age=600,
     )
     # Outermost: every response, errors and CORS preflights included, gets its request id.
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=HttpMetrics() if settings.metrics_enabled else None,
+    )
+    if tracer_provider is not None:  # outermost: the span covers the access log line too
+        from app.core.tracing import TracingMiddleware
+
+        app.add_middleware(TracingMiddleware, provider=tracer_provider)
     return app
 
 

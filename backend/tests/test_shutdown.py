@@ -2,6 +2,7 @@
 process exits 0, promptly and within GRACEFUL_SHUTDOWN_SECONDS; and what it sends on the wire
 names no server software."""
 
+import asyncio
 import signal
 import time
 import uuid
@@ -9,9 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.server import free_port, running_server, server_env
 
+pytestmark = pytest.mark.anyio
+
+NEW_USER = {"email": "drain@example.com", "name": "Drain", "password": "x" * 12}
 # Hashing at cost 14 takes about a second here: a register request long enough to be in flight.
 SLOW_BCRYPT_ROUNDS = "14"
 
@@ -88,3 +93,41 @@ def test_sigterm_turns_ready_503_first_serves_during_the_drain_then_exits_0(
     assert exit_code == 0, server.log()
     assert exited_at - sent_at >= 2.5, "the server did not wait out SHUTDOWN_DRAIN_SECONDS"
     assert exited_at - sent_at < 20, "the server outlived GRACEFUL_SHUTDOWN_SECONDS"
+
+
+async def read_stream(client: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
+    """The lines of one event stream, until the server ends it."""
+    async with client.stream("GET", "/api/events", headers=headers) as response:
+        assert response.status_code == 200
+        return [line async for line in response.aiter_lines()]
+
+
+async def test_sigterm_ends_event_streams_with_a_retry_hint_at_the_start_of_the_drain(
+    tmp_path: Path,
+) -> None:
+    env = server_env(
+        f"sqlite:///{tmp_path / 'todo.db'}",
+        free_port(),
+        shutdown_drain_seconds="10",
+        graceful_shutdown_seconds="30",
+    )
+    with running_server(env, tmp_path / "server.log") as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+            auth = (await client.post("/api/auth/register", json=NEW_USER)).json()
+            headers = {"Authorization": f"Bearer {auth['access_token']}"}
+            stream = asyncio.create_task(read_stream(client, headers))
+            await asyncio.sleep(1)  # the stream is open
+            sent_at = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            lines = await asyncio.wait_for(stream, 30)
+            ended_after = time.monotonic() - sent_at
+            # A stream opened during the drain is told at once to go elsewhere.
+            late = await asyncio.wait_for(read_stream(client, headers), 30)
+        exit_code = server.process.wait(timeout=60)
+
+    for got in (lines, late):
+        retries = [int(line.removeprefix("retry:")) for line in got if line.startswith("retry:")]
+        assert len(retries) == 1, got
+        assert 1000 <= retries[0] <= 5000
+    assert ended_after < 8, "the stream stayed open until the shutdown proper"
+    assert exit_code == 0, server.log()

@@ -343,10 +343,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live
+         * @description Liveness probe: 200 while the process serves requests. It touches nothing else (no
+         *     database): a database outage must not get healthy workers restarted.
+         */
+        get: operations["live_api_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ready
+         * @description Readiness probe: 200 when the database (and the event broker, when configured) answer
+         *     within a second and the server is not shutting down; else 503.
+         */
+        get: operations["ready_api_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Alive */
+        Alive: {
+            /**
+             * Status
+             * @default ok
+             * @constant
+             */
+            status?: "ok";
+        };
         /** AuthResponse */
         AuthResponse: {
             /** Access Token */
@@ -438,6 +489,34 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** NotReady */
+        NotReady: {
+            /**
+             * Status
+             * @default unavailable
+             * @constant
+             */
+            status?: "unavailable";
+            /**
+             * Database
+             * @enum {string}
+             */
+            database: "ok" | "unavailable";
+            /**
+             * Broker
+             * @enum {string}
+             */
+            broker: "ok" | "unavailable" | "not_configured";
+            /** Draining */
+            draining: boolean;
+            /** Detail */
+            detail: string;
+            /**
+             * Code
+             * @enum {string}
+             */
+            code: "shutting_down" | "database_unavailable" | "broker_unavailable";
+        };
         /** PersonalTokenCreate */
         PersonalTokenCreate: {
             /**
@@ -508,6 +587,26 @@ export interface components {
          * @enum {string}
          */
         Priority: "High" | "Medium" | "Low";
+        /** Ready */
+        Ready: {
+            /**
+             * Status
+             * @default ok
+             * @constant
+             */
+            status?: "ok";
+            /**
+             * Database
+             * @default ok
+             * @constant
+             */
+            database?: "ok";
+            /**
+             * Broker
+             * @enum {string}
+             */
+            broker: "ok" | "not_configured";
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
@@ -2320,6 +2419,67 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthUnavailable"];
+                };
+            };
+        };
+    };
+    live_api_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alive"];
+                };
+            };
+        };
+    };
+    ready_api_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ready"];
+                };
+            };
+            /** @description Not ready: `shutting_down`: The server is shutting down; send new requests elsewhere.; `database_unavailable`: The database did not answer within a second.; `broker_unavailable`: The event broker (Redis) did not answer within a second. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "unavailable",
+                     *       "database": "ok",
+                     *       "broker": "not_configured",
+                     *       "draining": true,
+                     *       "detail": "The server is shutting down; send new requests elsewhere.",
+                     *       "code": "shutting_down"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotReady"];
                 };
             };
         };

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     # before the graceful shutdown proper (app.core.drain); part of GRACEFUL_SHUTDOWN_SECONDS.
     # Behind a load balancer: at least its readiness probe's period.
     shutdown_drain_seconds: float = Field(0, ge=0)
+    # GET /metrics, Prometheus text format, summed over the instance's workers (app.core.metrics).
+    metrics_enabled: bool = True
+    # OpenTelemetry traces to this OTLP/HTTP collector (e.g. http://otel-collector:4318); unset:
+    # no tracing code is even imported. The SDK reads its other OTEL_* variables itself.
+    otel_exporter_otlp_endpoint: str | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

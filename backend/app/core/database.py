@@ -28,6 +28,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.core import sqlite
 from app.core.config import Settings
+from app.core.metrics import DB_POOL_TIMEOUTS, DB_POOL_WAITS
 
 # libpq's sslmode values, which asyncpg also understands as its `ssl` argument.
 SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -211,10 +212,13 @@ class Database:
         if self.gate is None:
             yield
             return
+        if self.gate.locked():  # every connection is in use: this one waits
+            DB_POOL_WAITS.inc()
         try:
             async with asyncio.timeout(self.gate_timeout):
                 await self.gate.acquire()
         except TimeoutError:
+            DB_POOL_TIMEOUTS.inc()
             # The same error as an exhausted pool: answered 503 database_unavailable.
             raise PoolTimeout("no database connection became free in time") from None
         try:

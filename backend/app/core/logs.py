@@ -3,12 +3,22 @@
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from app.core.config import Settings
 
 _HANDLER_NAME = "todo-api"
+# The trace id of the request being handled, when tracing is on (set by app.core.tracing).
+TRACE_ID: ContextVar[str | None] = ContextVar("trace_id", default=None)
+_default_record_factory = logging.getLogRecordFactory()
+
+
+def _record_with_trace_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _default_record_factory(*args, **kwargs)
+    record.trace_id = TRACE_ID.get()
+    return record
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,6 +32,9 @@ class JsonFormatter(logging.Formatter):
         http = getattr(record, "http", None)
         if isinstance(http, dict):
             entry.update(http)
+        trace_id = getattr(record, "trace_id", None)
+        if trace_id:
+            entry["trace_id"] = trace_id
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -48,6 +61,10 @@ def configure_logging(settings: Settings) -> None:
     # aiosqlite's DEBUG lines carry every statement's parameters (password and token hashes
     # among them): LOG_LEVEL=debug must not turn them on. SQLAlchemy keeps its own at WARNING.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
+    if settings.otel_exporter_otlp_endpoint:
+        # Each record takes the trace id of the request it was logged in, when it is made:
+        # handlers may format it later (and elsewhere).
+        logging.setLogRecordFactory(_record_with_trace_id)
     formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
     for handler in root.handlers:
         if handler.get_name() == _HANDLER_NAME:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PayloadTooLarge, error_response, internal_error_body
+from app.core.metrics import HttpMetrics
 
 access_logger = logging.getLogger("app.access")
 error_logger = logging.getLogger("app.errors")
@@ -52,9 +53,15 @@ def _json_error(status: int, body: dict[str, Any], request_id: str) -> tuple[Mes
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    """Request id, body limit, access log and, with `metrics`, the HTTP metrics: every request
+    passes here once, whoever answers it (a route, a fast read, an error handler)."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, metrics: HttpMetrics | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,6 +69,8 @@ class RequestContextMiddleware:
             return
 
         started = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.started(self.metrics.method(scope["method"]))
         request_id = self._request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
@@ -145,9 +154,12 @@ class RequestContextMiddleware:
         for message in _json_error(413, body, request_id):
             await send(message)
 
-    @staticmethod
-    def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
-        route = scope.get("route")
+    def _log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        """The request is over: its access log line and metrics (called exactly once)."""
+        seconds = time.perf_counter() - started
+        template: str | None = getattr(scope.get("route"), "path", None)
+        if self.metrics is not None:
+            self.metrics.finished(self.metrics.method(scope["method"]), template, status, seconds)
         state = scope.get("state", {})
         access_logger.info(
             "%s %s %s",
@@ -157,9 +169,9 @@ class RequestContextMiddleware:
             extra={
                 "http": {
                     "method": scope["method"],
-                    "path": str(getattr(route, "path", None) or scope["path"]),
+                    "path": str(template or scope["path"]),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                     "request_id": request_id,
                     "user_id": state.get("user_id"),
                 }

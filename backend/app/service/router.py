@@ -2,11 +2,12 @@
 orchestrator: `/api/health/live` (the process serves) and `/api/health/ready` (send it work)."""
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.core.database import ping
 from app.core.errors import RETRY_AFTER_SECONDS, DatabaseUnavailable, header_specs
+from app.core.metrics import CONTENT_TYPE, render
 from app.service.readiness import (
     NOT_READY_REASONS,
     check_readiness,
@@ -15,6 +16,8 @@ from app.service.readiness import (
 from app.service.schemas import Alive, HealthStatus, HealthUnavailable, NotReady, Ready
 
 router = APIRouter(prefix="/api", tags=["service"])
+# GET /metrics: for Prometheus, outside /api and the OpenAPI document (API.md).
+metrics_router = APIRouter()
 
 PING_TIMEOUT_SECONDS = 3
 
@@ -96,3 +99,11 @@ async def ready(request: Request) -> Ready | JSONResponse:
     return JSONResponse(
         body.model_dump(), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
     )
+
+
+@metrics_router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: every worker of the instance, summed (app.core.metrics)."""
+    request.app.state.gauges.sample()
+    body = await anyio.to_thread.run_sync(render)
+    return Response(body, media_type=CONTENT_TYPE)

@@ -70,6 +70,8 @@ class EventHub:
             else None
         )
         self._counters: dict[uuid.UUID, int] = {}
+        # The server is shutting down (app.core.drain): streams end with a reconnection hint.
+        self.draining = False
         self._checker: asyncio.Task[None] | None = None
         self._last_warning = 0.0
 
@@ -81,6 +83,8 @@ class EventHub:
         if len(mine) >= self.max_streams_per_user:
             raise TooManyStreams()
         handle = StreamHandle(user_id, session_id)
+        if self.draining:  # it ends at once, telling the client to come back elsewhere
+            handle.end()
         mine.add(handle)
         self._start()
         return handle
@@ -94,6 +98,14 @@ class EventHub:
         if not mine:
             del self.streams[handle.user_id]
             self._counters.pop(handle.user_id, None)
+
+    def drain(self) -> None:
+        """End every stream here, now and from now on: their clients reconnect (SSE `retry:`),
+        through the load balancer, to an instance that is not shutting down."""
+        self.draining = True
+        for handles in self.streams.values():
+            for handle in handles:
+                handle.end()
 
     def stream_count(self) -> int:
         return sum(len(handles) for handles in self.streams.values())

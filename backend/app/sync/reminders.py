@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.models import User
 from app.core.database import Database
+from app.core.metrics import REMINDER_LATE_SECONDS, count_reminders
 from app.core.models import updated_after, utcnow
 from app.sync.changelog import record_changes
 from app.sync.hub import EventHub
@@ -52,7 +53,9 @@ async def deliver_due_reminders(database: Database, hub: EventHub, *, batch: int
     for owner in owners:
         with collecting_news() as news:
             async with database.admitted(), database.engine.begin() as connection:
-                delivered += await _deliver(connection, owner, by_owner[owner], now)
+                done, late = await _deliver(connection, owner, by_owner[owner], now)
+        count_reminders(delivered=done, late=late)  # committed
+        delivered += done
         if news:
             hub.announce(set(news))
     return delivered
@@ -60,23 +63,24 @@ async def deliver_due_reminders(database: Database, hub: EventHub, *, batch: int
 
 async def _deliver(
     connection: AsyncConnection, owner: uuid.UUID, task_ids: list[uuid.UUID], now: datetime
-) -> int:
+) -> tuple[int, int]:
+    """(reminders delivered, of which late)."""
     # The owner first, as every write. SKIP LOCKED: an owner locked right now is being written
     # to, or served by another worker; this run moves on, and the next (a second later) retries.
     locked = (
         select(User.id).where(User.id == owner).with_for_update(key_share=True, skip_locked=True)
     )
     if (await connection.execute(locked)).first() is None:
-        return 0
+        return 0, 0
     still_due = (
-        select(Task.id, Task.version, Task.updated_at)
+        select(Task.id, Task.version, Task.updated_at, Task.remind_at)
         .where(Task.user_id == owner, Task.id.in_(task_ids), *_still_due(now))
         .order_by(Task.id)
         .with_for_update()
     )
     rows = (await connection.execute(still_due)).all()
     if not rows:
-        return 0  # another worker or instance delivered them first
+        return 0, 0  # another worker or instance delivered them first
     statement = (
         update(Task)
         .where(Task.id == bindparam("task_id"))
@@ -100,4 +104,5 @@ async def _deliver(
     await record_changes(
         connection=connection, user_id=owner, task_ids=[row.id for row in rows], kind="reminder"
     )
-    return len(rows)
+    late = sum(1 for row in rows if (now - row.remind_at).total_seconds() > REMINDER_LATE_SECONDS)
+    return len(rows), late

@@ -9,6 +9,7 @@ the stream is closed. So a stream's memory is bounded by one batch, whatever the
 
 import contextlib
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -34,12 +35,15 @@ RECHECK_SECONDS = 30
 RETRY_SECONDS = 2
 # How long a stream may take to finish its current event when the server shuts down.
 SHUTDOWN_GRACE_SECONDS = 1
+# A draining server's streams end with `retry:` (milliseconds) in this range: clients come
+# back spread out rather than all at once, to the instances still serving.
+DRAIN_RETRY_MS = (1000, 5000)
 
 _last_warning = 0.0
 
 
 async def _events(
-    database: Database, handle: StreamHandle, cursor: int, shutdown: anyio.Event
+    hub: EventHub, database: Database, handle: StreamHandle, cursor: int, shutdown: anyio.Event
 ) -> AsyncIterator[ServerSentEvent]:
     # Something at once: clients and proxies see the stream is open (and HEAD ends here).
     yield ServerSentEvent(comment="connected")
@@ -59,6 +63,9 @@ async def _events(
         cursor = batch.read_to
         if not batch.full:  # else more are waiting: read on
             await _wait(handle, shutdown, RECHECK_SECONDS)
+    if hub.draining:
+        retry = random.randint(*DRAIN_RETRY_MS)
+        yield ServerSentEvent(comment="the server is shutting down: reconnect", retry=retry)
 
 
 async def _wait(handle: StreamHandle, shutdown: anyio.Event, seconds: float) -> None:
@@ -91,7 +98,7 @@ class EventStreamResponse(EventSourceResponse):
     def __init__(self, *, hub: EventHub, handle: StreamHandle, database: Database, cursor: int):
         shutdown = anyio.Event()
         super().__init__(
-            _events(database, handle, cursor, shutdown),
+            _events(hub, database, handle, cursor, shutdown),
             ping=HEARTBEAT_SECONDS,
             send_timeout=SEND_TIMEOUT_SECONDS,
             shutdown_event=shutdown,
