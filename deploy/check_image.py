@@ -206,7 +206,8 @@ def check_drain(
         sent_at = time.monotonic()
         os.kill(master, signal.SIGTERM)
         ready_codes: list[int | str] = []
-        while not in_flight.done() and time.monotonic() - sent_at < timeout:
+        # Ask at least once, and as long as the request is in flight.
+        while (not in_flight.done() or not ready_codes) and time.monotonic() - sent_at < timeout:
             try:
                 ready_codes.append(httpx.get(f"{base_url}/api/health/ready", timeout=2).status_code)
             except httpx.TransportError as exc:
