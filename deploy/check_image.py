@@ -66,7 +66,7 @@ def check_config(config: dict[str, object]) -> str:
     check(uid.isdigit() and (not gid or gid.isdigit()), f"USER is numeric ({user!r})")
     check(uid.isdigit() and int(uid) != 0, f"USER is not root ({user!r})")
     check(bool(config.get("Healthcheck")), "the image has a HEALTHCHECK")
-    exposed = config.get("ExposedPorts") or {}
+    exposed = dict(config.get("ExposedPorts") or {})  # type: ignore[call-overload]
     env = image_env(config)
     check(f"{env.get('PORT')}/tcp" in exposed, f"EXPOSE matches PORT={env.get('PORT')}")
     check("WORKERS" in env and "GRACEFUL_SHUTDOWN_SECONDS" in env, "WORKERS and the timeout set")
@@ -183,7 +183,7 @@ def check_serving(base_url: str) -> None:
     except ValueError as exc:
         check(False, f"/metrics parses as Prometheus text ({exc})")
         return
-    created = sum(
+    counted = sum(
         sample.value
         for family in families
         for sample in family.samples
@@ -192,7 +192,7 @@ def check_serving(base_url: str) -> None:
         and sample.labels.get("http_route") == "/api/tasks"
     )
     # Summed over the workers: whichever one served the request, it is counted once.
-    check(created == 1, f"/metrics counts the one POST /api/tasks ({created})")
+    check(counted == 1, f"/metrics counts the one POST /api/tasks ({counted})")
 
 
 def check_drain(
