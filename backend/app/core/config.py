@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     db_pgbouncer: bool | None = None  # None: detect Neon's "-pooler" hosts
     max_body_bytes: int = Field(1024 * 1024, ge=1)
     graceful_shutdown_seconds: int = Field(20, ge=1)
+    # Event streams: a comment line this often on an idle stream (API.md: at least every 15 s),
+    # and a client that has taken nothing for this long is disconnected. Tests shrink both.
+    events_heartbeat_seconds: float = Field(10.0, gt=0, le=15)
+    events_send_timeout_seconds: float = Field(15.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
