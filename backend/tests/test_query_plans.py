@@ -24,8 +24,17 @@ from app.sync.service import DELTA_PAGE, full_sync_statement
 from app.tasks.listing import list_statements
 from app.tasks.schemas import TaskQuery, TaskSort
 from app.tasks.search_index import create_trigram_index, drop_trigram_index
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """No statement timeout (nor the driver's beside it): seeding 110,000 tasks is no request,
+    and on a busy machine it takes longer than a request may."""
+    return make_settings(database_url, db_statement_timeout_ms=0)
+
 
 USERS = 1000
 TASKS_PER_USER = 100
