@@ -1,6 +1,7 @@
 """Alembic environment: async engine from the service's settings; one migrator at a time."""
 
 import asyncio
+import time
 
 from alembic import context
 from sqlalchemy import Connection, text
@@ -12,6 +13,7 @@ from app.tasks.search_index import is_modelled
 
 # Any constant: PostgreSQL advisory lock key so that two starting instances migrate in turn.
 MIGRATION_LOCK_KEY = 7_324_001
+LOCK_POLL_SECONDS = 0.5
 
 config = context.config
 target_metadata = Base.metadata
@@ -27,12 +29,32 @@ def _migrate(connection: Connection) -> None:
         # SQLite runs DDL in transactions too (app.core.database): a failed migration leaves none.
         transactional_ddl=True,
     )
-    with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-            )
-        context.run_migrations()
+    is_postgres = connection.dialect.name == "postgresql"
+    if is_postgres:
+        _take_migration_lock(connection)
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if is_postgres:
+            connection.rollback()  # whatever a failed migration left open
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+
+
+def _take_migration_lock(connection: Connection) -> None:
+    """One migrator at a time, until it has finished. A session lock, because a migration that
+    builds an index CONCURRENTLY commits on the way (app/core/concurrent_ddl.py); and taken by
+    polling, outside any transaction: an instance waiting inside `pg_advisory_lock` would hold
+    a snapshot that the concurrent build waits for, while it waits for the lock (a deadlock)."""
+    while True:
+        taken = connection.scalar(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+        )
+        connection.commit()
+        if taken:
+            return
+        time.sleep(LOCK_POLL_SECONDS)
 
 
 async def _run_online() -> None:

@@ -1,6 +1,7 @@
 """Fixtures: a fresh database per test (a temp SQLite file, or a fresh PostgreSQL schema when
 TEST_DATABASE_URL is set), the app on it, and an HTTP client that talks to it."""
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -10,12 +11,14 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.core.config import Settings
 from app.core.database import create_engine, parse_database_url
 from app.main import create_app
 from app.models import Base
+from app.tasks.search_index import EXTENSIONS
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_SECRET = "test-secret-" + "x" * 40
@@ -36,6 +39,37 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         }:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _search_extensions_in_public() -> None:
+    """pg_trgm and btree_gin live in `public`, installed once: an extension is one per
+    database, so had a test's migration installed it in its own schema, dropping that schema
+    would drop it (and every other test's search index) while other tests run beside it
+    (pytest-xdist, other checkouts sharing the test database)."""
+    if TEST_DATABASE_URL is None:
+        return
+
+    async def install() -> None:
+        admin = await _admin_engine()
+        try:
+            for name in EXTENSIONS:
+                for _ in range(3):  # another run may be installing it at the same moment
+                    try:
+                        async with admin.begin() as connection:
+                            await connection.execute(
+                                text(f"CREATE EXTENSION IF NOT EXISTS {name} SCHEMA public")
+                            )
+                            await connection.execute(
+                                text(f"ALTER EXTENSION {name} SET SCHEMA public")
+                            )
+                        break
+                    except DBAPIError:
+                        await asyncio.sleep(0.5)
+        finally:
+            await admin.dispose()
+
+    asyncio.run(install())
 
 
 @pytest.fixture

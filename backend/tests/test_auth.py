@@ -218,18 +218,22 @@ def at(timed: tuple[httpx.Response, float]) -> float:
 async def test_unknown_email_and_wrong_password_look_the_same(
     database_url: str, engine: AsyncEngine
 ) -> None:
-    settings = make_settings(database_url, bcrypt_rounds=8)
-    async with make_client(create_app(settings, engine=engine)) as client:
+    app = create_app(make_settings(database_url), engine=engine)
+    hasher = app.state.accounts.hasher
+    checked: list[str] = []
+    check = hasher._verify
+
+    def counted(password: str, password_hash: str) -> bool:
+        checked.append(password_hash)
+        return check(password, password_hash)
+
+    hasher._verify = counted
+    async with make_client(app) as client:
         await register(client, "known@example.com")
-
-        async def timed(email: str) -> tuple[httpx.Response, float]:
-            started = time.perf_counter()
-            response = await login(client, email, "wrong password!")
-            return response, time.perf_counter() - started
-
-        # The fastest of three each: one sample on a busy machine can be off by twice over.
-        wrong, wrong_time = min([await timed("known@example.com") for _ in range(3)], key=at)
-        unknown, unknown_time = min([await timed("nobody@example.com") for _ in range(3)], key=at)
+        wrong = await login(client, "known@example.com", "wrong password!")
+        wrong_checks, checked[:] = list(checked), []
+        unknown = await login(client, "nobody@example.com", "wrong password!")
+        unknown_checks = list(checked)
     assert wrong.status_code == unknown.status_code == 401
     assert (
         wrong.json()
@@ -240,32 +244,32 @@ async def test_unknown_email_and_wrong_password_look_the_same(
         }
     )
     assert wrong.headers["WWW-Authenticate"] == unknown.headers["WWW-Authenticate"]
-    # Both paths spend one bcrypt (~15 ms at cost 8): neither answers early.
-    assert unknown_time > wrong_time * 0.5
-    assert wrong_time > unknown_time * 0.5
+    # Both spend exactly one bcrypt check at the same cost: neither answers early (counted, not
+    # timed, so that a busy machine cannot make it flake).
+    assert len(wrong_checks) == len(unknown_checks) == 1
+    assert wrong_checks[0] != unknown_checks[0] == hasher.dummy_hash
+    assert wrong_checks[0][:7] == unknown_checks[0][:7]  # "$2b$04$": the same cost
 
 
 async def test_hashing_does_not_block_token_only_requests(
     database_url: str, engine: AsyncEngine
 ) -> None:
-    settings = make_settings(database_url, bcrypt_rounds=10)
+    # Cost 11: a tenth of a second or more a hash, six take several times that on the pool.
+    settings = make_settings(database_url, bcrypt_rounds=11)
     async with make_client(create_app(settings, engine=engine)) as client:
         auth = await register(client)
         await me(client, auth["access_token"])  # warm up
 
-        started = time.perf_counter()
         logins = [
             asyncio.create_task(login(client, auth["user"]["email"], "wrong password!"))
             for _ in range(6)
         ]
         await asyncio.sleep(0.01)
-        me_started = time.perf_counter()
         assert (await me(client, auth["access_token"])).status_code == 200
-        me_time = time.perf_counter() - me_started
+        # /me did not queue behind the hashing: it is answered while they still run.
+        still_hashing = sum(not task.done() for task in logins)
         await asyncio.gather(*logins)
-        logins_time = time.perf_counter() - started
-    # Six hashes on a bounded pool take a few hundred ms; /me does not queue behind them.
-    assert me_time < logins_time / 3
+    assert still_hashing >= 3
 
 
 # --- access tokens and attacks -----------------------------------------------------------------

@@ -9,16 +9,20 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 
+from app.sync.hub import CHECK_SECONDS
 from tests.conftest import bearer
 from tests.support.events import EventStream
 from tests.support.instances import instances, register_user
 from tests.support.server import Server
+from tests.support.timing import within
 
 pytestmark = pytest.mark.anyio
 
-# API.md: a change reaches every stream of the user, on every instance, within 1 second.
+# API.md: a change reaches every stream of the user, on every instance, within 1 second. Here
+# with room for a busy machine; `make bench` (events) measures the latency itself.
 FAN_OUT_SECONDS = 1.0
 
 
@@ -50,24 +54,38 @@ async def test_changes_arrive_as_events_whose_ids_are_sync_cursors(
     writer: httpx.AsyncClient, reader: httpx.AsyncClient, auth: dict[str, Any]
 ) -> None:
     headers = bearer(auth)
+    seen = []
     async with EventStream(reader, headers=headers) as stream:
         sent = time.monotonic()
         created = (await writer.post("/api/tasks", json={"title": "A"}, headers=headers)).json()
         event = await stream.next()
+        seen.append(event)
         assert event.event == "task.created"
         assert event.json() == created
-        assert event.received_at - sent < FAN_OUT_SECONDS
+        assert event.received_at - sent < within(FAN_OUT_SECONDS)
 
         sent = time.monotonic()
         url = f"/api/tasks/{created['id']}"
         updated = (await writer.patch(url, json={"completed": True}, headers=headers)).json()
         event = await stream.next()
+        seen.append(event)
         assert (event.event, event.json()) == ("task.updated", updated)
-        assert event.received_at - sent < FAN_OUT_SECONDS
+        assert event.received_at - sent < within(FAN_OUT_SECONDS)
 
         await writer.delete(url, headers=headers)
         event = await stream.next()
+        seen.append(event)
         assert (event.event, event.json()) == ("task.deleted", {"id": created["id"]})
+
+    # Each is as the OpenAPI document describes the stream (as a client parses it).
+    document = (await reader.get("/openapi.json")).json()
+    stream_schema = document["paths"]["/api/events"]["get"]["responses"]["200"]["content"]
+    schema = {**stream_schema["text/event-stream"]["schema"], "components": document["components"]}
+    parsed = [{"event": e.event, "id": e.id, "data": e.json()} for e in seen]
+    assert [e["event"] for e in parsed] == ["task.created", "task.updated", "task.deleted"]
+    jsonschema.Draft202012Validator(schema).validate(parsed)
+    wrong = [{**parsed[2], "data": parsed[0]["data"]}]  # a deletion carries only the id
+    assert not jsonschema.Draft202012Validator(schema).is_valid(wrong)
 
     # The last id is a sync cursor: nothing happened after it.
     page = (
@@ -198,9 +216,10 @@ async def test_logout_ends_that_sessions_streams_on_every_instance_within_5_seco
             "/api/auth/logout", json={"refresh_token": auth["refresh_token"]}
         )
         assert response.status_code == 204
-        await asyncio.wait_for(by_header.ended.wait(), 5)
-        await asyncio.wait_for(by_ticket.ended.wait(), 5)
-        assert time.monotonic() - logged_out < 5
+        # The hub's session check ends them within CHECK_SECONDS and a read (API.md: 5 s).
+        await asyncio.wait_for(by_header.ended.wait(), within(CHECK_SECONDS))
+        await asyncio.wait_for(by_ticket.ended.wait(), within(CHECK_SECONDS))
+        assert time.monotonic() - logged_out < within(CHECK_SECONDS)
         assert not unaffected.ended.is_set()
     finally:
         for stream in (by_header, by_ticket, unaffected):

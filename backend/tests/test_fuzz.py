@@ -3,6 +3,7 @@ invalid, signed in and not. Every answer must be one the schema declares (status
 content type), never a 5xx; invalid requests are refused and valid ones accepted; auth is
 enforced; and a second user never reaches the first user's tasks."""
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,6 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
-from fastapi import FastAPI
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,6 +19,7 @@ from app.core.config import Settings
 from app.core.database import create_engine
 from app.main import create_app
 from tests.conftest import PASSWORD, bearer, make_client, make_settings, register
+from tests.support.sse import parse_events
 
 # Per operation, on top of the examples and the coverage phase's boundary values; deterministic
 # (derandomized, no example database) so that CI runs the same cases every time.
@@ -54,8 +55,51 @@ openapi = schemathesis.openapi.from_asgi(
 openapi.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True, database="none")
 # A well-formed sync cursor the service never issued is 410 `cursor_expired` (API.md).
 openapi.config.checks.positive_data_acceptance.expected_statuses.append("410")
-# The event stream never ends: tests/test_events.py drives it.
-openapi = openapi.exclude(path="/api/events", method="GET")
+
+
+@schemathesis.deserializer("text/event-stream")
+def events_as_a_client_reads_them(
+    ctx: schemathesis.DeserializationContext, response: schemathesis.Response
+) -> list[dict[str, Any]]:
+    return parse_events(response.text)
+
+
+def streams_hang_up_after_their_first_message(app: Any) -> Any:
+    """The app, with each event stream ended by its client once the first message (the
+    `connected` comment) is sent, as a client that has seen the stream open and hangs up: the
+    stream itself never ends, so the answer's status, headers and first bytes are checked
+    here, and tests/test_events.py checks the events that follow against the same schema."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/api/events":
+            await app(scope, receive, send)
+            return
+        hung_up = asyncio.Event()
+        streaming = False
+        requested = False
+
+        async def client_receive() -> Any:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return await receive()
+            await hung_up.wait()
+            return {"type": "http.disconnect"}
+
+        async def client_send(message: Any) -> None:
+            nonlocal streaming
+            if hung_up.is_set():
+                return
+            if message["type"] == "http.response.start":
+                streaming = message["status"] == 200
+            elif message["type"] == "http.response.body" and streaming:
+                message = {**message, "more_body": False}
+                hung_up.set()
+            await send(message)
+
+        await app(scope, client_receive, client_send)
+
+    return asgi
 
 
 @openapi.auth(refresh_interval=None)
@@ -77,7 +121,7 @@ class FirstUser:
 
 @dataclass(frozen=True)
 class Api:
-    app: FastAPI
+    app: Any  # the FastAPI app, its streams ended by the client
     other_headers: dict[str, str]
 
     def sign_in_new_first_user(self) -> None:
@@ -148,7 +192,7 @@ async def api(settings: Settings, engine: AsyncEngine, schema: str | None) -> Ap
         owner, other = await register(client), await register(client)
     FirstUser.token = owner["access_token"]
     app = create_app(settings, engine=create_engine(settings, schema=schema))
-    return Api(app, bearer(other))
+    return Api(streams_hang_up_after_their_first_message(app), bearer(other))
 
 
 @openapi.parametrize()

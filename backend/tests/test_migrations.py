@@ -41,6 +41,8 @@ async def empty_engine(settings: Settings, schema: str | None):  # type: ignore[
 
 
 def _upgrade(connection: Connection, settings: Settings, revision: str = "head") -> None:
+    """Alembic commits on this connection (a migration may build an index CONCURRENTLY,
+    outside any transaction): pass one that is not inside `engine.begin()`."""
     config = alembic_config(settings)
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
@@ -60,7 +62,7 @@ def _drift(connection: Connection) -> list[object]:
 
 
 async def test_migrations_match_the_models(empty_engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    async with empty_engine.begin() as connection:
+    async with empty_engine.connect() as connection:
         await connection.run_sync(_upgrade, settings)
     async with empty_engine.connect() as connection:
         assert await connection.run_sync(_drift) == []
@@ -75,14 +77,14 @@ async def test_migrations_match_the_models(empty_engine, settings: Settings) -> 
 async def test_migrations_downgrade_to_empty_and_upgrade_again(
     empty_engine, settings: Settings
 ) -> None:  # type: ignore[no-untyped-def]
-    async with empty_engine.begin() as connection:
+    async with empty_engine.connect() as connection:
         await connection.run_sync(_upgrade, settings)
-    async with empty_engine.begin() as connection:
+    async with empty_engine.connect() as connection:
         await connection.run_sync(_downgrade, settings)
     async with empty_engine.connect() as connection:
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert tables <= {"alembic_version"}
-    async with empty_engine.begin() as connection:
+    async with empty_engine.connect() as connection:
         await connection.run_sync(_upgrade, settings)
 
 
@@ -158,7 +160,7 @@ def _v1_rows(connection: Connection) -> dict[str, list[tuple[object, ...]]]:
 async def test_upgrading_a_v1_database_keeps_every_row(  # type: ignore[no-untyped-def]
     empty_engine, settings: Settings
 ) -> None:
-    async with empty_engine.begin() as connection:
+    async with empty_engine.connect() as connection:
         await connection.run_sync(_upgrade, settings, "0001")
         for table, rows in (
             ("users", V1_USERS),
@@ -173,8 +175,9 @@ async def test_upgrading_a_v1_database_keeps_every_row(  # type: ignore[no-untyp
             "used_at": None,
         }
         await connection.execute(_v1_table("refresh_tokens", refresh).insert(), [refresh])
+        await connection.commit()
         before = await connection.run_sync(_v1_rows)
-    async with empty_engine.begin() as connection:
+    async with empty_engine.connect() as connection:
         await connection.run_sync(_upgrade, settings)
     async with empty_engine.connect() as connection:
         assert await connection.run_sync(_v1_rows) == before

@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.accounts.models import PersonalAccessToken
+from app.accounts.personal_tokens import MAX_TOKENS_PER_USER
 from app.core.models import utcnow
 from tests.conftest import bearer, register
 
@@ -348,3 +349,63 @@ async def test_concurrent_gets_that_record_a_use_never_fail(
     assert [answer.status_code for answer in answers] == [200] * len(requests), answers[0].text
     for token in tokens:
         assert (await stored_token(engine, token["id"]))["last_used_at"] is not None
+
+
+async def insert_tokens(engine: AsyncEngine, user_id: str, count: int) -> None:
+    """`count` tokens of the user's, straight into the table (creating 100 one by one through
+    HTTP only repeats what the route's own test does once)."""
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "user_id": uuid.UUID(user_id),
+            "name": f"script {n}",
+            "token_hash": hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
+            "created_at": now,
+            "expires_at": None,
+            "last_used_at": None,
+        }
+        for n in range(count)
+    ]
+    async with engine.begin() as connection:
+        await connection.execute(insert(PersonalAccessToken), rows)
+
+
+async def test_the_101st_token_is_refused_until_one_is_revoked(
+    client: httpx.AsyncClient,
+    user: dict[str, Any],
+    auth_headers: dict[str, str],
+    other_user_headers: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    await insert_tokens(engine, user["user"]["id"], MAX_TOKENS_PER_USER - 1)
+    last = await create_token(client, auth_headers)
+    refused = await client.post("/api/auth/tokens", json={"name": "one more"}, headers=auth_headers)
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "limit_reached"
+    listed = (await client.get("/api/auth/tokens", headers=auth_headers)).json()
+    assert len(listed) == MAX_TOKENS_PER_USER
+    # The cap is per user: another user still creates theirs.
+    await create_token(client, other_user_headers)
+    # Revoking one makes room for one.
+    await client.delete(f"/api/auth/tokens/{last['id']}", headers=auth_headers)
+    await create_token(client, auth_headers)
+
+
+async def test_concurrent_creations_never_pass_the_cap(
+    client: httpx.AsyncClient,
+    user: dict[str, Any],
+    auth_headers: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    """Ten creations at once with room for two: each counts the others, so two are made."""
+    await insert_tokens(engine, user["user"]["id"], MAX_TOKENS_PER_USER - 2)
+    answers = await asyncio.gather(
+        *(
+            client.post("/api/auth/tokens", json={"name": f"racer {n}"}, headers=auth_headers)
+            for n in range(10)
+        )
+    )
+    assert sorted(answer.status_code for answer in answers) == [201] * 2 + [422] * 8
+    listed = (await client.get("/api/auth/tokens", headers=auth_headers)).json()
+    assert len(listed) == MAX_TOKENS_PER_USER

@@ -1,6 +1,7 @@
 """With 100k tasks across 1k users and one user with 10k more, neither an ordinary user's page nor
 the heavy user's ever scans the whole tasks table, whatever its filters and sort, nor does a
-page of the full delta sync or of a delta sync; nor does the reminder loop's query.
+page of the full delta sync or of a delta sync; nor do the reminder loop's and the session
+clean-up's queries.
 (bench/large_data.py measures the same statements with 1M tasks: 10,000 users and one with
 50,000.)"""
 
@@ -13,6 +14,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.accounts.cleanup import delete_dead_sessions
 from app.accounts.sessions import Caller
 from app.core.config import Settings
 from app.core.database import create_database
@@ -22,8 +24,17 @@ from app.sync.service import DELTA_PAGE, full_sync_statement
 from app.tasks.listing import list_statements
 from app.tasks.schemas import TaskQuery, TaskSort
 from app.tasks.search_index import create_trigram_index, drop_trigram_index
+from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """No statement timeout (nor the driver's beside it): seeding 110,000 tasks is no request,
+    and on a busy machine it takes longer than a request may."""
+    return make_settings(database_url, db_statement_timeout_ms=0)
+
 
 USERS = 1000
 TASKS_PER_USER = 100
@@ -232,3 +243,71 @@ async def test_the_reminder_loop_reads_only_the_pending_ones_through_their_index
             assert "ix_tasks_pending_reminders" in json.dumps(plan), (mode, statement, plan)
         await connection.exec_driver_sql("RESET plan_cache_mode")
         await connection.exec_driver_sql("DEALLOCATE due_reminders")
+
+
+SEED_SESSIONS = {
+    # 20 sessions a user, alive; then one of ten users' expired and one of ten others' revoked,
+    # both long ago: the few dead ones an hourly run finds.
+    True: [
+        SEED_POSTGRES[0],
+        """INSERT INTO auth_sessions (id, user_id, created_at, expires_at)
+           SELECT gen_random_uuid(), u.id, now(), now() + interval '5 days'
+           FROM users AS u, generate_series(1, 20) AS n""",
+        """UPDATE auth_sessions SET expires_at = now() - interval '60 days' WHERE id IN
+           (SELECT min(s.id::text)::uuid FROM auth_sessions AS s JOIN users AS u
+            ON u.id = s.user_id WHERE u.email LIKE 'u1_@%' GROUP BY u.id)""",
+        """UPDATE auth_sessions SET revoked_at = now() - interval '45 days' WHERE id IN
+           (SELECT min(s.id::text)::uuid FROM auth_sessions AS s JOIN users AS u
+            ON u.id = s.user_id WHERE u.email LIKE 'u2_@%' GROUP BY u.id)""",
+    ],
+    False: [
+        SEED_SQLITE[0],
+        """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20)
+           INSERT INTO auth_sessions (id, user_id, created_at, expires_at)
+           SELECT lower(hex(randomblob(16))), u.id, '2026-01-01 00:00:00.000000',
+                  strftime('%Y-%m-%d %H:%M:%f000', 'now', '+5 days')
+           FROM users AS u, n""",
+        """UPDATE auth_sessions SET expires_at = strftime('%Y-%m-%d %H:%M:%f000', 'now',
+           '-60 days') WHERE id IN (SELECT min(s.id) FROM auth_sessions AS s JOIN users AS u
+           ON u.id = s.user_id WHERE u.email LIKE 'u1_@%' GROUP BY u.id)""",
+        """UPDATE auth_sessions SET revoked_at = strftime('%Y-%m-%d %H:%M:%f000', 'now',
+           '-45 days') WHERE id IN (SELECT min(s.id) FROM auth_sessions AS s JOIN users AS u
+           ON u.id = s.user_id WHERE u.email LIKE 'u2_@%' GROUP BY u.id)""",
+    ],
+}
+
+
+async def test_the_session_cleanup_finds_dead_sessions_through_its_indexes(
+    engine: AsyncEngine, settings: Settings, is_postgres: bool
+) -> None:
+    """The hourly clean-up's "which sessions died over 30 days ago", as the job sends it: the
+    two indexes of migration 0008, never the whole auth_sessions table (a row per sign-in)."""
+    async with engine.begin() as connection:
+        for statement in SEED_SESSIONS[is_postgres]:
+            await connection.execute(text(statement), {"users": USERS})
+        await connection.execute(text("ANALYZE"))
+    sent: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        deleted = await delete_dead_sessions(create_database(engine, settings))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+    assert deleted == 20  # users u10-u19's expired one, u20-u29's revoked one
+    statement, parameters = next(
+        (sql, values) for sql, values in sent if sql.lstrip().upper().startswith("SELECT")
+    )
+    async with engine.connect() as connection:
+        explained = await connection.exec_driver_sql(
+            f"EXPLAIN {'(FORMAT JSON) ' if is_postgres else 'QUERY PLAN '}{statement}", parameters
+        )
+        plan = json.dumps([list(row) for row in explained.all()], default=str)
+    assert "ix_auth_sessions_expires_at" in plan, (statement, plan)
+    assert "ix_auth_sessions_revoked_at" in plan, (statement, plan)
+    if is_postgres:
+        assert '"Seq Scan"' not in plan, (statement, plan)
+    else:
+        assert "SCAN auth_sessions" not in plan.replace("SCAN auth_sessions USING", ""), plan

@@ -22,6 +22,10 @@ from app.sync.reminders import deliver_due_reminders
 from tests.conftest import bearer
 from tests.support.events import EventStream
 from tests.support.instances import instances, register_user
+from tests.support.timing import within
+
+# API.md: a reminder reaches the user's streams within 5 seconds of coming due.
+DELIVERY_SECONDS = 5.0
 
 pytestmark = pytest.mark.anyio
 
@@ -150,18 +154,25 @@ async def test_200_reminders_due_in_one_second_reach_every_instance_once_within_
                         headers=users[n % len(users)],
                     )
                 if response.status_code == 201:
-                    deadlines[response.json()["id"]] = max(due_mono, time.monotonic()) + 5
+                    owed = max(due_mono, time.monotonic())
+                    deadlines[response.json()["id"]] = owed + within(DELIVERY_SECONDS)
                 return response
 
             created = await asyncio.gather(*(create(n) for n in range(200)))
             assert [r.status_code for r in created] == [201] * 200, [
                 r.text for r in created if r.status_code != 201
             ][:3]
-            await asyncio.sleep(max(deadlines.values()) - time.monotonic() + 0.5)
-            per_stream = []
-            for stream in streams:
-                reminders = [e for e in stream.pending() if e.event == "reminder"]
-                per_stream.append(reminders)
+            # Until every stream has its user's reminders, or the last deadline has passed;
+            # then a moment more, for a reminder delivered twice to show up.
+            per_stream: list[list[Any]] = [[] for _ in streams]
+            last_deadline = max(deadlines.values())
+            for settle in (False, True):
+                while time.monotonic() < last_deadline:
+                    await asyncio.sleep(1 if settle else 0.2)
+                    for reminders, stream in zip(per_stream, streams, strict=True):
+                        reminders += [e for e in stream.pending() if e.event == "reminder"]
+                    if settle or sum(map(len, per_stream)) >= 200 * len(clients):
+                        break
             summary = [
                 (len(r), s.error or "ended") if s.ended.is_set() else len(r)
                 for r, s in zip(per_stream, streams, strict=True)
@@ -186,5 +197,5 @@ async def test_200_reminders_due_in_one_second_reach_every_instance_once_within_
         assert set(ids) == ids_by_user[n // len(clients)], f"stream {n}: {summary}"
         assert all(e.json()["reminded_at"] for e in reminders)
         late = [e for e in reminders if e.received_at > deadlines[e.json()["id"]]]
-        assert not late, f"{len(late)} reminders arrived more than 5 s late"
+        assert not late, f"{len(late)} reminders arrived late"
     assert sum(len(r) for r in per_stream) == 200 * len(clients)

@@ -1022,10 +1022,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    /**
+                     * @example : connected
+                     *
+                     *     event: task.deleted
+                     *     id: 42.1a2b3c4d
+                     *     data: {"id":"6f1c1d7e-1f0a-4a57-9a51-0c8f5d1c2b3a"}
+                     */
+                    "text/event-stream": ({
+                        /** @constant */
+                        event: "task.created";
+                        /** @description A sync cursor: resume after this event. */
+                        id: string;
+                        data: components["schemas"]["TaskPublic"];
+                    } | {
+                        /** @constant */
+                        event: "task.updated";
+                        /** @description A sync cursor: resume after this event. */
+                        id: string;
+                        data: components["schemas"]["TaskPublic"];
+                    } | {
+                        /** @constant */
+                        event: "task.deleted";
+                        /** @description A sync cursor: resume after this event. */
+                        id: string;
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                        };
+                    } | {
+                        /** @constant */
+                        event: "reminder";
+                        /** @description A sync cursor: resume after this event. */
+                        id: string;
+                        data: components["schemas"]["TaskPublic"];
+                    })[];
                 };
             };
-            /** @description `ticket_invalid`: The event ticket is unknown, used or expired; ask for a new one. */
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again.; `ticket_invalid`: The event ticket is unknown, used or expired; ask for a new one. */
             401: {
                 headers: {
                     /** @description `Bearer`, with the error when a token is refused. */
@@ -1033,7 +1067,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `cursor_expired`: This cursor is too old or unknown; sync again without one. */
@@ -1042,7 +1076,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Validation Error */
@@ -1062,7 +1096,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -1073,7 +1107,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2301,13 +2335,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Validation Error; or `limit_reached`: You have 100 personal access tokens, the most allowed; revoke one first. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly. */

@@ -80,3 +80,9 @@ class PersonalTokenNotFound(AppError):
     status_code = 404
     code = "token_not_found"
     detail = "Personal access token not found."
+
+
+class PersonalTokenLimitReached(AppError):
+    status_code = 422
+    code = "limit_reached"
+    detail = "You have 100 personal access tokens, the most allowed; revoke one first."

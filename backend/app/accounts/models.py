@@ -53,6 +53,18 @@ class AuthSession(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
+    # The clean-up's `expires_at < ? OR revoked_at < ?` (app.accounts.cleanup), one index a
+    # side; most sessions are never revoked.
+    __table_args__ = (
+        Index("ix_auth_sessions_expires_at", "expires_at"),
+        Index(
+            "ix_auth_sessions_revoked_at",
+            "revoked_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+            sqlite_where=text("revoked_at IS NOT NULL"),
+        ),
+    )
+
 
 class RefreshToken(Base):
     """A refresh token, kept only as its SHA-256: a leaked table cannot be replayed."""

@@ -12,10 +12,15 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.accounts.errors import PersonalTokenNotFound, TokenExpired, TokenInvalid
+from app.accounts.errors import (
+    PersonalTokenLimitReached,
+    PersonalTokenNotFound,
+    TokenExpired,
+    TokenInvalid,
+)
 from app.accounts.models import PersonalAccessToken, User
 from app.accounts.schemas import PersonalTokenCreate, UserPublic
 from app.core.models import utcnow
@@ -26,6 +31,9 @@ PREFIX = "todo_pat_"
 # `last_used_at` is written when it is older than this: accurate to a minute, and a busy
 # script costs one UPDATE a minute instead of one per request.
 LAST_USED_PRECISION = timedelta(minutes=1)
+# Per user (API.md): enough for every script and assistant, and a leaked sign-in cannot mint
+# tokens without end.
+MAX_TOKENS_PER_USER = 100
 
 
 def is_personal_token(token: str) -> bool:
@@ -106,7 +114,12 @@ PUBLIC_COLUMNS = (
 async def create_personal_token(
     *, connection: AsyncConnection, owner_id: uuid.UUID, data: PersonalTokenCreate
 ) -> dict[str, Any]:
-    """A new token of the owner's; the result holds the token itself, shown this once."""
+    """A new token of the owner's; the result holds the token itself, shown this once.
+    422 `limit_reached` when the owner has MAX_TOKENS_PER_USER already."""
+    await _lock_owners_tokens(connection=connection, owner_id=owner_id)
+    count = select(func.count()).where(PersonalAccessToken.user_id == owner_id)
+    if (await connection.scalar(count) or 0) >= MAX_TOKENS_PER_USER:
+        raise PersonalTokenLimitReached()
     token, token_hash = new_personal_token()
     now = utcnow()
     expires_at = None
@@ -122,6 +135,13 @@ async def create_personal_token(
     values = {**record, "user_id": owner_id, "token_hash": token_hash}
     await connection.execute(insert(PersonalAccessToken).values(values))
     return {**record, "token": token}
+
+
+async def _lock_owners_tokens(*, connection: AsyncConnection, owner_id: uuid.UUID) -> None:
+    """Concurrent creations of one user's tokens take turns, so that each counts the others'
+    and the cap holds: on PostgreSQL by locking the user's row (a token's insert only reads
+    it), on SQLite by the write lock every write transaction begins with."""
+    await connection.execute(select(User.id).where(User.id == owner_id).with_for_update())
 
 
 async def list_personal_tokens(

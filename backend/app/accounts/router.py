@@ -12,6 +12,7 @@ from app.accounts.errors import (
     EmailTaken,
     InvalidCredentials,
     PersonalTokenForbidden,
+    PersonalTokenLimitReached,
     PersonalTokenNotFound,
     RateLimited,
     SessionRevoked,
@@ -114,7 +115,7 @@ TOKEN_MANAGEMENT_ERRORS = (*AUTH_ERRORS, PersonalTokenForbidden)
 @router.post(
     "/tokens",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(*TOKEN_MANAGEMENT_ERRORS, *BODY_ERRORS),
+    responses=responses(*TOKEN_MANAGEMENT_ERRORS, *BODY_ERRORS, PersonalTokenLimitReached),
 )
 async def create_personal_token(
     data: PersonalTokenCreate,

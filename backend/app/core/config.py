@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     # OpenTelemetry traces to this OTLP/HTTP collector (e.g. http://otel-collector:4318); unset:
     # no tracing code is even imported. The SDK reads its other OTEL_* variables itself.
     otel_exporter_otlp_endpoint: str | None = None
+    # Event streams: a comment line this often on an idle stream (API.md: at least every 15 s),
+    # and a client that has taken nothing for this long is disconnected. Tests shrink both.
+    events_heartbeat_seconds: float = Field(10.0, gt=0, le=15)
+    events_send_timeout_seconds: float = Field(15.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

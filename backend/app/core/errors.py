@@ -84,6 +84,14 @@ def error_response(
     return JSONResponse({"detail": detail, "code": code}, status_code, headers=headers)
 
 
+VALIDATION_OR_ERROR_BODY = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/HTTPValidationError"},
+        {"$ref": "#/components/schemas/ErrorBody"},
+    ]
+}
+
+
 def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for routes: each status with the error body and its codes."""
     by_status: dict[int, list[type[AppError]]] = {}
@@ -91,10 +99,15 @@ def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
         by_status.setdefault(error.status_code, []).append(error)
     declared: dict[int | str, dict[str, Any]] = {}
     for status, group in sorted(by_status.items()):
-        declared[status] = {
-            "model": ErrorBody,
-            "description": "; ".join(f"`{e.code}`: {e.detail}" for e in group),
-        }
+        description = "; ".join(f"`{e.code}`: {e.detail}" for e in group)
+        if status == 422:
+            # Such a route's 422 is also FastAPI's validation error: either body.
+            declared[status] = {
+                "description": f"Validation Error; or {description}",
+                "content": {"application/json": {"schema": VALIDATION_OR_ERROR_BODY}},
+            }
+        else:
+            declared[status] = {"model": ErrorBody, "description": description}
         headers = {name: spec for e in group for name, spec in header_specs(e).items()}
         if headers:
             declared[status]["headers"] = headers

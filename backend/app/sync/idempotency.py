@@ -52,22 +52,7 @@ IdempotencyKeyHeader = Annotated[
 def creation_responses() -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` of a route that takes an Idempotency-Key: 409 while the first
     request runs; 422 is either FastAPI's validation error or `idempotency_key_reused`."""
-    declared = responses(IdempotencyInProgress)
-    declared[422] = {
-        "description": f"Validation Error; or `{IdempotencyKeyReused.code}`: "
-        f"{IdempotencyKeyReused.detail}",
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [
-                        {"$ref": "#/components/schemas/HTTPValidationError"},
-                        {"$ref": "#/components/schemas/ErrorBody"},
-                    ]
-                }
-            }
-        },
-    }
-    return declared
+    return responses(IdempotencyInProgress, IdempotencyKeyReused)
 
 
 def fingerprint(body: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from app.sync import service
 from app.sync.cursors import decode_cursor
 from app.sync.errors import CursorExpired, SyncIsReadOnly, TicketInvalid, TooManyStreams
 from app.sync.hub import EventHub
+from app.sync.openapi import event_stream_responses
 from app.sync.schemas import EventTicket, SyncPage
 from app.sync.stream import EventStreamResponse
 from app.sync.tickets import issue_ticket, redeem_ticket
@@ -101,15 +102,11 @@ async def stream_caller(
     tags=["events"],
     status_code=status.HTTP_200_OK,
     response_class=EventStreamResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            "description": "Server-Sent Events: `task.created`, `task.updated` (data: the "
-            "Task), `task.deleted` (data: `{id}`), `reminder` (data: the Task). Each `id:` "
-            "is a sync cursor. A comment line at least every 15 s.",
-        },
-        **responses(TicketInvalid, CursorExpired, TooManyStreams),
-    },
+    # Every error this route answers, as JSON (the router's too: its text/event-stream
+    # default would apply to them).
+    responses=event_stream_responses(
+        *AUTH_ERRORS, DatabaseUnavailable, TicketInvalid, CursorExpired, TooManyStreams
+    ),
 )
 async def events(
     request: Request,
@@ -136,4 +133,10 @@ async def events(
     hub: EventHub = request.app.state.events
     database: Database = request.app.state.database
     handle = hub.open(caller.user_id, caller.session_id)
-    return EventStreamResponse(hub=hub, handle=handle, database=database, cursor=start)
+    return EventStreamResponse(
+        hub=hub,
+        handle=handle,
+        database=database,
+        cursor=start,
+        settings=request.app.state.settings,
+    )

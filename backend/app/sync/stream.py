@@ -18,6 +18,7 @@ import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
+from app.core.config import Settings
 from app.core.database import Database
 from app.sync.hub import EventHub, StreamHandle
 from app.sync.service import events_after
@@ -25,10 +26,9 @@ from app.sync.service import events_after
 logger = logging.getLogger(__name__)
 
 READ_BATCH = 100
-# Comment lines keep proxies from closing an idle stream (API.md: at least every 15 s).
-HEARTBEAT_SECONDS = 10
-# A client that has not taken an event (or heartbeat) within this long is disconnected.
-SEND_TIMEOUT_SECONDS = 15
+# The heartbeat (comment lines keep proxies from closing an idle stream) and the send timeout
+# (a client that has taken nothing for this long is disconnected) are settings:
+# EVENTS_HEARTBEAT_SECONDS, EVENTS_SEND_TIMEOUT_SECONDS.
 # Re-read the log at least this often even without news (the hub's check also wakes us).
 RECHECK_SECONDS = 30
 # After a failed read (the database is restarting), wait this long before the next one.
@@ -95,12 +95,20 @@ class EventStreamResponse(EventSourceResponse):
 
     media_type = "text/event-stream"
 
-    def __init__(self, *, hub: EventHub, handle: StreamHandle, database: Database, cursor: int):
+    def __init__(
+        self,
+        *,
+        hub: EventHub,
+        handle: StreamHandle,
+        database: Database,
+        cursor: int,
+        settings: Settings,
+    ):
         shutdown = anyio.Event()
         super().__init__(
             _events(hub, database, handle, cursor, shutdown),
-            ping=HEARTBEAT_SECONDS,
-            send_timeout=SEND_TIMEOUT_SECONDS,
+            ping=settings.events_heartbeat_seconds,
+            send_timeout=settings.events_send_timeout_seconds,
             shutdown_event=shutdown,
             shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
             headers={"Cache-Control": "no-store"},

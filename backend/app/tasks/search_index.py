@@ -9,7 +9,8 @@ tasks 80 ms instead of 1, and the user with 50,000 tasks 86 ms; the pair costs 2
 
 The index is not in the models' metadata: its operator class lives in whichever schema the
 pg_trgm extension was installed in, so it is created here, by migration 0006 and, for
-`metadata.create_all` (the tests), when the tasks table is created.
+`metadata.create_all` (the tests), when the tasks table is created. Migration 0006 builds it
+CONCURRENTLY: on a big table a plain CREATE INDEX would block every write to tasks meanwhile.
 """
 
 import logging
@@ -51,21 +52,31 @@ def _extension_schema(connection: Connection, name: str) -> str | None:
     return None if schema is None else str(schema)
 
 
-def create_trigram_index(connection: Connection) -> bool:
-    """On PostgreSQL, the GIN index on (`tasks.user_id`, `tasks.search_text`), the very column
-    the list's `search` filter matches with LIKE. Returns whether the index exists now."""
+def trigram_index_statement(connection: Connection, *, concurrently: bool = False) -> str | None:
+    """On PostgreSQL, the statement that builds the GIN index on (`tasks.user_id`,
+    `tasks.search_text`), the very column the list's `search` filter matches with LIKE,
+    installing the extensions it needs first; None where it cannot be built. `concurrently`
+    builds it without blocking writes, which PostgreSQL allows only outside a transaction."""
     if connection.dialect.name != "postgresql":
-        return False
+        return None
     schemas = [_extension_schema(connection, name) for name in EXTENSIONS]
     if None in schemas:
-        return False
+        return None
     opclass = '"' + str(schemas[0]).replace('"', '""') + '".gin_trgm_ops'
-    connection.execute(
-        text(
-            f"CREATE INDEX IF NOT EXISTS {TRIGRAM_INDEX} ON tasks"
-            f" USING gin (user_id, search_text {opclass})"
-        )
+    how = "CONCURRENTLY " if concurrently else ""
+    return (
+        f"CREATE INDEX {how}IF NOT EXISTS {TRIGRAM_INDEX} ON tasks"
+        f" USING gin (user_id, search_text {opclass})"
     )
+
+
+def create_trigram_index(connection: Connection) -> bool:
+    """The index, built in the connection's transaction (a new or restored table: nothing to
+    block). Returns whether the index exists now."""
+    statement = trigram_index_statement(connection)
+    if statement is None:
+        return False
+    connection.execute(text(statement))
     return True
 
 

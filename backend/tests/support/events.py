@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.timing import within
+
 
 @dataclass
 class Event:
@@ -79,10 +81,10 @@ class EventStream:
         finally:
             self.ended.set()
 
-    async def next(self, timeout: float = 5.0) -> Event:
+    async def next(self, timeout: float = within(1.0)) -> Event:
         return await asyncio.wait_for(self._events.get(), timeout)
 
-    async def take(self, count: int, timeout: float = 5.0) -> list[Event]:
+    async def take(self, count: int, timeout: float = within(1.0)) -> list[Event]:
         return [await self.next(timeout) for _ in range(count)]
 
     def pending(self) -> list[Event]:
