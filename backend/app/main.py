@@ -55,7 +55,7 @@ def create_app(
     database = create_database(engine, settings)
     mcp = create_mcp(settings=settings, database=database, better_auth=better_auth)
     # Live events: this worker's open streams and the news between instances (app.sync.hub).
-    events = EventHub(database, settings.events_broker_url)
+    events = EventHub(database, settings.events_broker_url, slots_dir=settings.stream_slots_dir)
     # Upkeep in every worker, at start and then periodically (app.core.background).
     jobs = BackgroundJobs([session_cleanup_job(database), *sync_jobs(database, events)])
 

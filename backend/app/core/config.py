@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(5.0, gt=0)
     db_statement_timeout_ms: int = Field(10_000, ge=0)
     db_pgbouncer: bool | None = None  # None: detect Neon's "-pooler" hosts
+    # Set by `python -m app run|serve` for its workers, never by hand: the directory where they
+    # share the per-user stream limit of this instance (app.sync.slots).
+    stream_slots_dir: str | None = None
     max_body_bytes: int = Field(1024 * 1024, ge=1)
     graceful_shutdown_seconds: int = Field(20, ge=1)
 

@@ -29,6 +29,7 @@ from app.core.models import utcnow
 from app.sync import changelog
 from app.sync.broker import RedisBroker
 from app.sync.errors import TooManyStreams
+from app.sync.slots import Release, Slots, instance_slots
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class StreamHandle:
     session_id: uuid.UUID | None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False  # the session is over: the stream must stop
+    release: Release | None = None  # gives back the stream's place in the per-user limit
 
     def end(self) -> None:
         self.ended = True
@@ -56,11 +58,14 @@ class EventHub:
         broker_url: str | None,
         *,
         max_streams_per_user: int = MAX_STREAMS_PER_USER,
+        slots_dir: str | None = None,
         check_seconds: float = CHECK_SECONDS,
         news_check_seconds: float = NEWS_CHECK_SECONDS,
     ) -> None:
         self.database = database
         self.max_streams_per_user = max_streams_per_user
+        # The limit holds per instance: its workers share these places (app.sync.slots).
+        self.slots: Slots = instance_slots(slots_dir, max_streams_per_user)
         self.check_seconds = check_seconds
         self.news_check_seconds = news_check_seconds
         self.streams: dict[uuid.UUID, set[StreamHandle]] = {}
@@ -76,17 +81,19 @@ class EventHub:
     # --- streams ------------------------------------------------------------------------------
 
     def open(self, user_id: uuid.UUID, session_id: uuid.UUID | None) -> StreamHandle:
-        """Register a stream; 429 past the per-user limit on this worker."""
-        mine = self.streams.setdefault(user_id, set())
-        if len(mine) >= self.max_streams_per_user:
+        """Register a stream; 429 past the per-user limit of this instance (all its workers)."""
+        release = self.slots.acquire(user_id)
+        if release is None:
             raise TooManyStreams()
-        handle = StreamHandle(user_id, session_id)
-        mine.add(handle)
+        handle = StreamHandle(user_id, session_id, release=release)
+        self.streams.setdefault(user_id, set()).add(handle)
         self._start()
         return handle
 
     def close(self, handle: StreamHandle) -> None:
-        """Forget a stream (idempotent)."""
+        """Forget a stream and give back its place (idempotent)."""
+        if handle.release is not None:
+            handle.release()
         mine = self.streams.get(handle.user_id)
         if mine is None:
             return
