@@ -13,6 +13,7 @@ from app.accounts.better_auth import BetterAuthVerifier
 from app.accounts.cleanup import session_cleanup_job
 from app.accounts.passwords import PasswordHasher
 from app.accounts.rate_limit import RateLimiter
+from app.accounts.revocations import revocation_cleanup_job
 from app.accounts.service import AccountContext
 from app.core.background import BackgroundJobs
 from app.core.config import Settings, load_settings
@@ -57,7 +58,13 @@ def create_app(
     # Live events: this worker's open streams and the news between instances (app.sync.hub).
     events = EventHub(database, settings.events_broker_url, slots_dir=settings.stream_slots_dir)
     # Upkeep in every worker, at start and then periodically (app.core.background).
-    jobs = BackgroundJobs([session_cleanup_job(database), *sync_jobs(database, events)])
+    jobs = BackgroundJobs(
+        [
+            session_cleanup_job(database),
+            revocation_cleanup_job(database),
+            *sync_jobs(database, events),
+        ]
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
