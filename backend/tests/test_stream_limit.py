@@ -4,8 +4,10 @@ the limit is the instance's, whatever its worker count (app.sync.slots)."""
 
 import asyncio
 import os
+import shutil
 import signal
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import httpx
 import pytest
 
 from app.sync.hub import MAX_STREAMS_PER_USER
+from app.sync.slots import FileSlots
 from tests.conftest import bearer
 from tests.support.events import EventStream
 from tests.support.instances import instances, register_user
@@ -122,3 +125,24 @@ async def _answers(client: httpx.AsyncClient) -> bool:
         return (await client.get("/api/health")).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_workers_sharing_a_directory_share_the_places(tmp_path: Path) -> None:
+    """Two workers' views of one instance's directory: a place held by one is taken for the
+    other, a released one is free for both, and a directory cleaned away is made again."""
+    first, second = FileSlots(tmp_path, 2), FileSlots(tmp_path, 2)
+    user = uuid.uuid4()
+    held = [first.acquire(user), second.acquire(user)]
+    assert all(held)
+    assert first.acquire(user) is None
+    assert second.acquire(user) is None
+    assert second.acquire(uuid.uuid4()) is not None  # another user's places are their own
+    release = held.pop()
+    assert release is not None
+    release()
+    release()  # twice is no error, and frees nothing more
+    again = first.acquire(user)
+    assert again is not None
+    assert second.acquire(user) is None
+    shutil.rmtree(tmp_path)
+    assert first.acquire(uuid.uuid4()) is not None

@@ -26,6 +26,7 @@ from pathlib import Path
 Release = Callable[[], None]
 # How often a place is tried again when its file was deleted between opening and locking.
 MAX_ATTEMPTS_PER_PLACE = 5
+FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
 
 
 class MemorySlots:
@@ -72,7 +73,11 @@ class FileSlots:
 
     def _take(self, path: Path) -> Release | None:
         for _ in range(MAX_ATTEMPTS_PER_PLACE):
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                descriptor = os.open(path, FLAGS, 0o600)
+            except FileNotFoundError:  # the directory was cleaned away under us: make it again
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                descriptor = os.open(path, FLAGS, 0o600)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # held by a stream of this user, in any worker
