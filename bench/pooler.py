@@ -23,6 +23,14 @@ from report import print_table, print_usage
 from server import free_port, http, start_server
 
 PGBOUNCER_PORT = env_int("BENCH_PGBOUNCER_PORT", 0)
+# PgBouncer 1.24 from a Debian 13 root (.ci/run makes it with mmdebstrap and keeps it there):
+# with max_prepared_statements, as Neon's pooler. Without that root, Debian 12's 1.18, which
+# cannot keep prepared statements (the app then runs DB_POOLER_PREPARED_STATEMENTS=false).
+PGBOUNCER_ROOT = Path(
+    os.environ.get("PGBOUNCER_ROOT")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "todo-pgbouncer/trixie"
+)
+MAX_PREPARED_STATEMENTS = 200
 
 
 @dataclass
@@ -30,10 +38,14 @@ class PgBouncer:
     process: subprocess.Popen[bytes]
     port: int
     directory: Path
+    version: str
+    prepared_statements: bool  # max_prepared_statements is on
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            # SIGINT: shut down once transactions finish, in 1.18 as in 1.24 (where SIGTERM
+            # waits for every client to leave).
+            self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -51,16 +63,19 @@ def find_pgbouncer() -> str | None:
 def start_pgbouncer(server_url: str, pool_size: int) -> PgBouncer:
     """PgBouncer in transaction mode in front of `server_url`'s PostgreSQL, with `pool_size`
     server connections per database (what the app would hold without it), trusting local
-    clients as the bench's PostgreSQL does."""
-    binary = find_pgbouncer()
+    clients as the bench's PostgreSQL does: 1.24 with max_prepared_statements from its root
+    when there is one (and we are root, to chroot), else the system's."""
+    chrooted = os.geteuid() == 0 and (PGBOUNCER_ROOT / "usr/sbin/pgbouncer").exists()
+    binary = "pgbouncer" if chrooted else find_pgbouncer()
     if binary is None:
         fail(
             "the pooler scenario needs PgBouncer: `apt-get install -y pgbouncer` (or leave `pooler` out of BENCH_ONLY)"
         )
     parts = urlsplit(server_url)
     port = PGBOUNCER_PORT or free_port()
-    directory = Path(tempfile.mkdtemp(prefix="bench-pgbouncer-"))
+    directory = Path(tempfile.mkdtemp(prefix="bench-pgbouncer-", dir=PGBOUNCER_ROOT / "tmp" if chrooted else None))
     directory.chmod(0o755)
+    seen = Path("/") / directory.relative_to(PGBOUNCER_ROOT) if chrooted else directory
     user = parts.username or "postgres"
     (directory / "userlist.txt").write_text(f'"{user}" ""\n')
     (directory / "pgbouncer.ini").write_text(
@@ -73,25 +88,30 @@ def start_pgbouncer(server_url: str, pool_size: int) -> PgBouncer:
                 f"listen_port = {port}",
                 "unix_socket_dir =",
                 "auth_type = trust",
-                f"auth_file = {directory / 'userlist.txt'}",
+                f"auth_file = {seen / 'userlist.txt'}",
                 "pool_mode = transaction",
                 f"default_pool_size = {pool_size}",
                 "max_client_conn = 2000",
                 # PgBouncer's own default set of startup parameters, nothing more: the app must
                 # not rely on a pooler that ignores others (it sends none behind one).
                 "ignore_startup_parameters = extra_float_digits",
+                f"max_prepared_statements = {MAX_PREPARED_STATEMENTS}" if chrooted else "",
                 "",
             ]
         )
     )
     for path in directory.iterdir():
         path.chmod(0o644)
-    command = [binary, str(directory / "pgbouncer.ini")]
+    command = [binary, str(seen / "pgbouncer.ini")]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        command = [binary, "-u", "postgres", str(directory / "pgbouncer.ini")]
+        command = [binary, "-u", "postgres", str(seen / "pgbouncer.ini")]
+    if chrooted:
+        command = ["chroot", str(PGBOUNCER_ROOT), *command]
+    version_run = subprocess.run([*command[:-1], "--version"], capture_output=True, text=True, check=False)
+    version = version_run.stdout.split("\n")[0]
     log = (RESULTS / "pgbouncer.log").open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    bouncer = PgBouncer(process, port, directory)
+    bouncer = PgBouncer(process, port, directory, version.strip() or "PgBouncer", chrooted)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -125,12 +145,15 @@ def run_pooler(load: Load, server_env: dict[str, str], settings: Any, direct: Re
     env = server_env | {
         "DATABASE_URL": through(DATABASE_URL, bouncer.port),
         "DB_PGBOUNCER": "true",
+        "DB_POOLER_PREPARED_STATEMENTS": "true" if bouncer.prepared_statements else "false",
         "PORT": str(port),
         "MIGRATE_ON_START": "false",
     }
     say(
-        f"  PgBouncer {bouncer.port} (pool_mode=transaction, default_pool_size={pool_size}) -> PostgreSQL; "
-        f"the app with DB_PGBOUNCER=true on port {port}"
+        f"  {bouncer.version} on {bouncer.port} (pool_mode=transaction, default_pool_size={pool_size}, "
+        f"max_prepared_statements={MAX_PREPARED_STATEMENTS if bouncer.prepared_statements else 0}) -> PostgreSQL; "
+        f"the app with DB_PGBOUNCER=true "
+        f"DB_POOLER_PREPARED_STATEMENTS={env['DB_POOLER_PREPARED_STATEMENTS']} on port {port}"
     )
     app = start_server("server-pooler", [sys.executable, "-m", "app", "serve"], BACKEND, env, port)
     try:
@@ -149,5 +172,5 @@ def run_pooler(load: Load, server_env: dict[str, str], settings: Any, direct: Re
         if direct
         else "no direct list in this run (BENCH_ONLY)"
     )
-    say(f"  through PgBouncer: {result.rps:.0f} req/s, p99 {result.ms('p99'):.1f} ms, {errors} errors; {ratio}")
+    say(f"  through {bouncer.version}: {result.rps:.0f} req/s, p99 {result.ms('p99'):.1f} ms, {errors} errors; {ratio}")
     return result

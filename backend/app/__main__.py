@@ -4,8 +4,10 @@
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from types import FrameType
 
 import uvicorn
@@ -80,6 +82,17 @@ def _serve(command: str, settings: Settings) -> None:
     # was installed before it: without this one, the default, the process would die of SIGTERM
     # (exit -15) after a clean shutdown. A finished graceful shutdown exits 0.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    # The per-user stream limit holds for the instance, whatever its worker count: the workers
+    # share it through lock files in a directory of this start's own (app.sync.slots).
+    slots_dir = tempfile.mkdtemp(prefix="todo-streams-")
+    os.environ["STREAM_SLOTS_DIR"] = slots_dir
+    try:
+        _run_uvicorn(settings, workers)
+    finally:
+        shutil.rmtree(slots_dir, ignore_errors=True)
+
+
+def _run_uvicorn(settings: Settings, workers: int) -> None:
     uvicorn.run(
         "app.main:create_served_app",
         factory=True,

@@ -14,6 +14,7 @@ from app.accounts.better_auth import BetterAuthVerifier
 from app.accounts.cleanup import session_cleanup_job
 from app.accounts.passwords import PasswordHasher
 from app.accounts.rate_limit import RateLimiter
+from app.accounts.revocations import revocation_cleanup_job
 from app.accounts.service import AccountContext
 from app.core.background import BackgroundJobs, PeriodicJob
 from app.core.config import Settings, load_settings
@@ -65,12 +66,13 @@ def create_app(
     probe_engine = create_engine(settings, single_use=True)
     mcp = create_mcp(settings=settings, database=database, better_auth=better_auth)
     # Live events: this worker's open streams and the news between instances (app.sync.hub).
-    events = EventHub(database, settings.events_broker_url)
+    events = EventHub(database, settings.events_broker_url, slots_dir=settings.stream_slots_dir)
     # Upkeep in every worker, at start and then periodically (app.core.background).
     gauges = GaugeSampler(engine=engine, stream_count=events.stream_count)
     jobs = BackgroundJobs(
         [
             session_cleanup_job(database),
+            revocation_cleanup_job(database),
             *sync_jobs(database, events),
             *([PeriodicJob("sample gauges", 1.0, gauges.run)] if settings.metrics_enabled else []),
         ]

@@ -116,6 +116,16 @@ def test_neon_pooled_url_works_unchanged() -> None:
     assert target.url.drivername == "postgresql+asyncpg"
     assert dict(target.url.query) == {}  # libpq-only parameters are not passed to asyncpg
     assert target.connect_args["ssl"] == "require"  # SSL is kept
+    # Neon's pooler keeps prepared statements (max_prepared_statements): asyncpg's cache stays.
+    assert target.pooled
+    assert not target.statements_per_transaction
+    assert target.connect_args == {"ssl": "require"}
+
+
+def test_a_pooler_without_prepared_statements_gets_statements_per_transaction() -> None:
+    raw = "postgresql://u:p@ep-cool-name-a1b2c3-pooler.eu-central-1.aws.neon.tech/neondb"
+    target = parse_database_url(raw, pooler_prepared_statements=False)
+    assert target.statements_per_transaction
     # PgBouncer transaction pooling: no statement cache that outlives a transaction.
     assert target.connect_args["statement_cache_size"] == 0
     assert target.connect_args["prepared_statement_cache_size"] == 0

@@ -786,9 +786,11 @@ async def test_reads_straight_to_asyncpg_answer_exactly_like_sqlalchemy(
     auth_headers: Headers,
     many_tasks: list[dict[str, Any]],
 ) -> None:
-    """On PostgreSQL the hot reads skip SQLAlchemy's execution layer; behind PgBouncer they go
-    through it. Same data, same answers, byte for byte."""
-    pooled_settings = make_settings(settings.database_url, db_pgbouncer=True)
+    """On PostgreSQL the hot reads skip SQLAlchemy's execution layer; behind a PgBouncer that
+    keeps no prepared statements they go through it. Same data, same answers, byte for byte."""
+    pooled_settings = make_settings(
+        settings.database_url, db_pgbouncer=True, db_pooler_prepared_statements=False
+    )
     pooled_engine = create_engine(pooled_settings, schema=schema)
     pooled_app = create_app(pooled_settings, engine=pooled_engine)
     assert app.state.database.reader.get_execution_options()[DRIVER_READS]

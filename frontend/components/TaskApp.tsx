@@ -5,7 +5,7 @@ import { createApi, errorMessage, parseLink, type Tag, type Task } from "@/lib/a
 import { authClient } from "@/lib/auth-client";
 import { formatDue } from "@/lib/dates";
 import { useLiveEvents } from "@/lib/live";
-import { forgetToken } from "@/lib/token";
+import { revokeToken } from "@/lib/token";
 import { FilterBar, INITIAL_FILTERS, PAGE_SIZE, toQuery, type Filters } from "./Filters";
 import { Reminders } from "./Reminders";
 import { TaskForm, type TaskFields } from "./TaskForm";
@@ -16,11 +16,11 @@ type Conflict = { fields: TaskFields; etag: string };
 export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string }) {
   const router = useRouter();
   const signOut = useCallback(async () => {
-    forgetToken();
+    await revokeToken(apiUrl);
     await authClient.signOut();
     router.replace("/sign-in");
     router.refresh();
-  }, [router]);
+  }, [apiUrl, router]);
   const api = useMemo(() => createApi(apiUrl, () => void signOut()), [apiUrl, signOut]);
 
   const [filters, setFilters] = useState<Filters>(INITIAL_FILTERS);

@@ -253,6 +253,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke Token
+         * @description Sign out the bearer token you present: from now on it answers 401 on every instance,
+         *     and the event streams opened with it end within 5 s. A Better Auth token (what the web app
+         *     calls when you sign out) is refused until its expiry (`session_revoked`); one of our access
+         *     tokens ends its session, as `/logout` does; a personal access token is deleted.
+         */
+        post: operations["revoke_token_api_auth_revoke_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/me": {
         parameters: {
             query?: never;
@@ -1088,7 +1111,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description `too_many_streams`: Too many open event streams for this user here; close one or try again later. */
+            /** @description `too_many_streams`: Too many open event streams for this user on this instance; close one or try again later. */
             429: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
@@ -2097,6 +2120,46 @@ export interface operations {
                 };
             };
             /** @description `database_unavailable`: The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_token_api_auth_revoke_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly. */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */

@@ -1,7 +1,7 @@
 // Better Auth on the server: email and password, and the jwt() plugin whose tokens the API accepts
 // (the backend's "Better Auth bridge" fetches our JWKS from ${BETTER_AUTH_URL}/api/auth/jwks).
 import "server-only";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -46,7 +46,14 @@ export const auth = betterAuth({
   rateLimit: { enabled: process.env.AUTH_RATE_LIMIT !== "off" },
   plugins: [
     // AUTH_JWT_LIFETIME shortens the token's life (e.g. "20s") to exercise renewal; default 15 min.
-    jwt({ jwt: { expirationTime: process.env.AUTH_JWT_LIFETIME ?? "15m" } }),
+    // Each token gets its own `jti`: signing out revokes the one the app holds, by that id, at
+    // the API (POST /api/auth/revoke), which refuses it from then on rather than until it expires.
+    jwt({
+      jwt: {
+        expirationTime: process.env.AUTH_JWT_LIFETIME ?? "15m",
+        definePayload: ({ user }) => ({ ...user, jti: randomUUID() }),
+      },
+    }),
     nextCookies(),
   ],
 });

@@ -47,3 +47,19 @@ export function getToken(renew = false): Promise<string> {
 export function forgetToken(): void {
   held = null;
 }
+
+/**
+ * Signing out: ask the API to stop accepting the token held (POST /api/auth/revoke), which it
+ * would otherwise accept until it expires, then forget it. Plain fetch, not the API client: a
+ * refusal here must not fetch a new token or sign out again.
+ */
+export async function revokeToken(apiUrl: string): Promise<void> {
+  const token = held?.token;
+  forgetToken();
+  if (!token) return;
+  try {
+    await fetch(`${apiUrl}/api/auth/revoke`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+  } catch {
+    // The API is unreachable: the token still expires on its own.
+  }
+}

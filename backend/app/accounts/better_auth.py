@@ -7,7 +7,8 @@ token can neither point at its own key (`jku`, `jwk`, `x5u`, `x5c`) nor name an 
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -16,7 +17,13 @@ import jwt
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts import queries
-from app.accounts.errors import AuthProviderUnavailable, TokenExpired, TokenInvalid
+from app.accounts.errors import (
+    AuthProviderUnavailable,
+    SessionRevoked,
+    TokenExpired,
+    TokenInvalid,
+)
+from app.accounts.revocations import is_revoked, token_key
 from app.accounts.schemas import UserPublic
 from app.core.config import Settings
 
@@ -27,7 +34,9 @@ ALLOWED_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
 # A token saying where its key is (or how to parse it) is never legitimate from Better Auth.
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "crit", "b64"})
 REQUIRED_CLAIMS = ["exp", "sub", "iss", "aud"]
-LEEWAY_SECONDS = 30
+# Clock skew tolerated between the frontend and us. Small: a token past its `exp` must stop
+# working, streams included, within 5 s (API.md); the web app renews a minute ahead anyway.
+LEEWAY_SECONDS = 3
 FETCH_TIMEOUT_SECONDS = 3.0
 # Unknown kids trigger a refetch; this bounds how often junk tokens can make us call the frontend.
 MIN_REFETCH_SECONDS = 5.0
@@ -182,6 +191,10 @@ class Identity:
     subject: str
     email: str | None
     name: str | None
+    # The token's key on the deny-list (app.accounts.revocations), and when it stops being
+    # accepted (`exp` plus the leeway): a stream opened with it ends then.
+    key: str = ""
+    expires_at: datetime | None = None
 
 
 def _is_storable(value: str) -> bool:
@@ -273,7 +286,9 @@ class BetterAuthVerifier:
             raise TokenExpired() from None
         except jwt.PyJWTError:  # InvalidTokenError, and InvalidKeyError for a short RSA key
             raise TokenInvalid() from None
-        return identity_from_claims(claims)
+        expires_at = datetime.fromtimestamp(int(claims["exp"]) + LEEWAY_SECONDS, UTC)
+        deny_key = token_key(token, claims.get("jti"))
+        return replace(identity_from_claims(claims), key=deny_key, expires_at=expires_at)
 
     async def authenticate(
         self,
@@ -289,7 +304,10 @@ class BetterAuthVerifier:
         return await self.linked_user(identity, connection=connection)
 
     async def linked_user(self, identity: Identity, *, connection: AsyncConnection) -> UserPublic:
-        """The local user of a verified identity (see `authenticate`)."""
+        """The local user of a verified identity (see `authenticate`); 401 `session_revoked`
+        for a token signed out before its expiry."""
+        if await is_revoked(connection=connection, key=identity.key):
+            raise SessionRevoked()
         issuer = self.config.issuer
         user = await queries.get_external_user(
             connection=connection, issuer=issuer, subject=identity.subject

@@ -31,15 +31,17 @@ async def _verified_caller(
     better_auth = request.app.state.better_auth
     # Told apart by their prefix, so a JWT never pays for the personal token lookup.
     if is_personal_token(token):
-        user = await authenticate_personal_token(connection=connection, token=token)
-        caller = Caller(user.id, None, "personal_token")
+        use = await authenticate_personal_token(connection=connection, token=token)
+        user = use.user
+        caller = Caller(user.id, None, "personal_token", str(use.token_id), use.expires_at)
     # Without the bridge every other token must be ours: skip parsing the header twice.
     elif better_auth is None or token_algorithm(token) == ACCESS_ALGORITHM:
         claims = decode_access_token(token, settings=request.app.state.settings)
         caller, user = Caller(claims.user_id, claims.session_id), None
     else:
-        user = await better_auth.authenticate(token, connection=connection)
-        caller = Caller(user.id, None, "better_auth")
+        identity = await better_auth.verify(token)
+        user = await better_auth.linked_user(identity, connection=connection)
+        caller = Caller(user.id, None, "better_auth", identity.key, identity.expires_at)
     request.state.user_id = str(caller.user_id)
     return caller, user
 

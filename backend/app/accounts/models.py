@@ -96,3 +96,13 @@ class PersonalAccessToken(Base):
     expires_at: Mapped[datetime | None]
     # Written at most once a minute per token (see `personal_tokens.LAST_USED_PRECISION`).
     last_used_at: Mapped[datetime | None]
+
+
+class RevokedToken(Base):
+    """A Better Auth token signed out before its expiry, refused by every instance until then
+    (app.accounts.revocations): the SHA-256 of its `jti` (of the whole token if it has none)."""
+
+    __tablename__ = "revoked_tokens"
+
+    token_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

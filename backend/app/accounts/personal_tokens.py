@@ -9,6 +9,7 @@ instance.
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,7 +66,18 @@ _TOKEN_USER = Statement(
 )
 
 
-async def authenticate_personal_token(*, connection: AsyncConnection, token: str) -> UserPublic:
+@dataclass(frozen=True)
+class PersonalTokenUse:
+    """The user a personal token speaks for, and the token's id and expiry."""
+
+    user: UserPublic
+    token_id: uuid.UUID
+    expires_at: datetime | None
+
+
+async def authenticate_personal_token(
+    *, connection: AsyncConnection, token: str
+) -> PersonalTokenUse:
     """The user a personal token speaks for: one indexed lookup, plus an UPDATE of
     `last_used_at` at most once a minute. 401 `token_invalid` for an unknown or revoked token,
     `token_expired` past its expiry."""
@@ -80,7 +92,7 @@ async def authenticate_personal_token(*, connection: AsyncConnection, token: str
     last_used_at = row["token_last_used_at"]
     if last_used_at is None or last_used_at <= now - LAST_USED_PRECISION:
         await _record_use(connection=connection, token_id=row["token_id"], now=now)
-    return UserPublic.model_validate(row)
+    return PersonalTokenUse(UserPublic.model_validate(row), row["token_id"], expires_at)
 
 
 async def _record_use(*, connection: AsyncConnection, token_id: uuid.UUID, now: datetime) -> None:

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from app.accounts import personal_tokens, service
-from app.accounts.dependencies import CredentialManager, CurrentUser
+from app.accounts import personal_tokens, revocations, service
+from app.accounts.dependencies import CredentialManager, CurrentUser, TaskReader
 from app.accounts.errors import (
     AUTH_ERRORS,
     EmailTaken,
@@ -31,6 +31,7 @@ from app.accounts.schemas import (
     UserUpdate,
 )
 from app.accounts.service import AccountContext
+from app.accounts.sessions import require_live_session
 from app.core.database import ConnectionDep, SessionDep
 from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
 
@@ -93,6 +94,16 @@ async def refresh(
 async def logout(data: RefreshRequest, session: SessionDep) -> None:
     """End the session the refresh token belongs to, with all its tokens."""
     await service.logout(session=session, refresh_token=data.refresh_token)
+
+
+@router.post("/revoke", status_code=status.HTTP_204_NO_CONTENT, responses=responses(*AUTH_ERRORS))
+async def revoke_token(caller: TaskReader, connection: ConnectionDep) -> None:
+    """Sign out the bearer token you present: from now on it answers 401 on every instance,
+    and the event streams opened with it end within 5 s. A Better Auth token (what the web app
+    calls when you sign out) is refused until its expiry (`session_revoked`); one of our access
+    tokens ends its session, as `/logout` does; a personal access token is deleted."""
+    await require_live_session(connection=connection, caller=caller)
+    await revocations.revoke_caller(connection=connection, caller=caller)
 
 
 @router.get("/me", responses=responses(*AUTH_ERRORS, DatabaseUnavailable))

@@ -3,6 +3,7 @@ indexed lookup or inside a task read's statement."""
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, select
@@ -27,6 +28,11 @@ class Caller:
     user_id: uuid.UUID
     session_id: uuid.UUID | None
     credential: Credential = "access_token"
+    # For a credential that can end without its session: the personal token's id, or the
+    # Better Auth token's key on the deny-list; and when it stops being accepted. A stream
+    # opened with it ends with it (app.sync.hub).
+    credential_id: str | None = None
+    expires_at: datetime | None = None
 
 
 # The user and session behind one of our access tokens, by primary keys.

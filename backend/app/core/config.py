@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     db_connect_timeout: float = Field(5.0, gt=0)
     db_statement_timeout_ms: int = Field(10_000, ge=0)
     db_pgbouncer: bool | None = None  # None: detect Neon's "-pooler" hosts
+    # Whether the pooler keeps protocol-level prepared statements per client (PgBouncer 1.21+
+    # with max_prepared_statements > 0, as Neon's pooler): then the app keeps asyncpg's
+    # statement cache and its fast reads behind it. False for an older PgBouncer, or one with
+    # max_prepared_statements = 0: unique unnamed-per-transaction statements (slower).
+    db_pooler_prepared_statements: bool = True
+    # Set by `python -m app run|serve` for its workers, never by hand: the directory where they
+    # share the per-user stream limit of this instance (app.sync.slots).
+    stream_slots_dir: str | None = None
     max_body_bytes: int = Field(1024 * 1024, ge=1)
     graceful_shutdown_seconds: int = Field(20, ge=1)
     # On SIGTERM, how long /api/health/ready answers 503 while everything is still served,

@@ -57,14 +57,22 @@ class DatabaseTarget:
 
     url: URL
     connect_args: dict[str, Any] = field(default_factory=dict)
+    # Behind PgBouncer in transaction mode (see `parse_database_url`).
+    pooled: bool = False
+    # Pooled, and the pooler cannot keep named prepared statements across transactions.
+    statements_per_transaction: bool = False
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
 
 
-def parse_database_url(raw: str, *, pgbouncer: bool | None = None) -> DatabaseTarget:
-    """Accept sqlite://, postgres://, postgresql:// and driver-qualified URLs, Neon's included."""
+def parse_database_url(
+    raw: str, *, pgbouncer: bool | None = None, pooler_prepared_statements: bool = True
+) -> DatabaseTarget:
+    """Accept sqlite://, postgres://, postgresql:// and driver-qualified URLs, Neon's included.
+    `pgbouncer`: behind PgBouncer in transaction mode (None: a Neon "-pooler" host);
+    `pooler_prepared_statements`: it keeps prepared statements per client (see Settings)."""
     if raw.startswith("postgres://"):
         raw = "postgresql://" + raw.removeprefix("postgres://")
     url = make_url(raw)
@@ -92,15 +100,26 @@ def parse_database_url(raw: str, *, pgbouncer: bool | None = None) -> DatabaseTa
 
     if pgbouncer is None:
         pgbouncer = "-pooler" in (url.host or "")
-    if pgbouncer:
-        # PgBouncer in transaction mode may hand each statement to another server connection:
-        # named prepared statements must be unique and never cached across transactions.
+    per_transaction = bool(pgbouncer) and not pooler_prepared_statements
+    if per_transaction:
+        # PgBouncer in transaction mode without max_prepared_statements may hand each statement
+        # to another server connection: named prepared statements must be unique and never
+        # cached across transactions. (With it, PgBouncer prepares a client's statements on
+        # whichever server connection it lends, and asyncpg's cache works as on a direct one.)
         connect_args |= {
             "statement_cache_size": 0,
             "prepared_statement_cache_size": 0,
             "prepared_statement_name_func": lambda: f"__asyncpg_{uuid4()}__",
         }
-    return DatabaseTarget(url, connect_args)
+    return DatabaseTarget(url, connect_args, bool(pgbouncer), per_transaction)
+
+
+def _target(settings: Settings) -> DatabaseTarget:
+    return parse_database_url(
+        settings.database_url,
+        pgbouncer=settings.db_pgbouncer,
+        pooler_prepared_statements=settings.db_pooler_prepared_statements,
+    )
 
 
 def create_engine(
@@ -109,7 +128,7 @@ def create_engine(
     """The service's engine. `schema` pins PostgreSQL's search_path (the tests use it).
     `single_use`: no pool, each connection is opened for one use and closed (the readiness
     probe's)."""
-    target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
+    target = _target(settings)
     if target.is_sqlite:
         engine = create_async_engine(
             target.url,
@@ -126,7 +145,7 @@ def create_engine(
     # PgBouncer refuses a connection whose startup packet sets any parameter but a few
     # (application_name and TimeZone among them): behind it the statement timeout is the
     # driver's, which cancels a statement that runs longer (the cancel goes through PgBouncer).
-    pooled = "statement_cache_size" in target.connect_args
+    pooled = target.pooled
     if timeout and not pooled:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
     if pooled:
@@ -241,17 +260,18 @@ def create_database(engine: AsyncEngine, settings: Settings) -> Database:
     sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     if engine.dialect.name == "sqlite":
         return Database(engine, engine.execution_options(**{sqlite.READ_ONLY: True}), sessions)
-    target = parse_database_url(settings.database_url, pgbouncer=settings.db_pgbouncer)
-    pooled = "statement_cache_size" in target.connect_args
-    # Behind PgBouncer only SQLAlchemy's uniquely named prepared statements are safe, and only
-    # inside a transaction: in transaction mode PgBouncer may hand the statement's execution
-    # to another server connection than its preparation once no transaction holds it ("prepared
-    # statement ... does not exist"). So there reads run in a transaction too.
-    options = {DRIVER_READS: not pooled}
+    # Behind a PgBouncer that does not keep prepared statements (DB_POOLER_PREPARED_STATEMENTS
+    # =false) only SQLAlchemy's uniquely named prepared statements are safe, and only inside a
+    # transaction: in transaction mode PgBouncer may hand the statement's execution to another
+    # server connection than its preparation once no transaction holds it ("prepared statement
+    # ... does not exist"). So there reads run in a transaction too, and never straight on the
+    # driver. A PgBouncer with max_prepared_statements (Neon's) is used as a direct connection.
+    per_transaction = _target(settings).statements_per_transaction
+    options = {DRIVER_READS: not per_transaction}
     return Database(
         engine.execution_options(**options),
         engine.execution_options(**options)
-        if pooled
+        if per_transaction
         else engine.execution_options(isolation_level="AUTOCOMMIT", **options),
         sessions,
         gate=asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow),

@@ -13,8 +13,8 @@ orjson. The FastAPI routes stay the documented contract (OpenAPI, validation, er
   to FastAPI, which answers it from scratch, errors included, exactly as without this layer;
   the one error answered here is the 503 for an unavailable database (or no free connection
   in time), the route's own answer, given without waiting a second time;
-- it runs only on PostgreSQL with driver reads (`DRIVER_READS`): SQLite and PgBouncer always go
-  through FastAPI;
+- it runs only on PostgreSQL with driver reads (`DRIVER_READS`): SQLite, and a PgBouncer that
+  keeps no prepared statements (DB_POOLER_PREPARED_STATEMENTS=false), always go through FastAPI;
 - `tests/test_fast_reads.py` asks both for the same requests and compares status, headers and
   body byte for byte.
 

@@ -89,9 +89,9 @@ class McpTokenVerifier:
         # that may follow (`last_used_at`, a Better Auth user linked) call `allow_writes` first.
         if is_personal_token(token):
             async with self.database.admitted(), self.database.reader.connect() as connection:
-                user = await authenticate_personal_token(connection=connection, token=token)
+                use = await authenticate_personal_token(connection=connection, token=token)
                 await connection.commit()  # `last_used_at`, when it was due
-            return user, "personal_token"
+            return use.user, "personal_token"
         if self.better_auth is None or not _is_asymmetric(token):
             raise NotForThisAudience()
         # Verified before a connection is taken: it may wait on the JWKS.

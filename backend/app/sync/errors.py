@@ -27,7 +27,9 @@ class TicketInvalid(Unauthorized):
 class TooManyStreams(AppError):
     status_code = 429
     code = "too_many_streams"
-    detail = "Too many open event streams for this user here; close one or try again later."
+    detail = (
+        "Too many open event streams for this user on this instance; close one or try again later."
+    )
     documented_headers = {"Retry-After": "Seconds to wait before trying again."}
 
     def response_headers(self) -> dict[str, str]:

@@ -11,7 +11,9 @@ so the hub keeps no events and a slow stream costs the hub nothing. News arrives
   what it lost.
 
 Every CHECK_SECONDS the check also ends the streams whose session was logged out or expired,
-on every instance, within CHECK_SECONDS plus one read.
+whose personal access token was deleted, or whose Better Auth token was signed out, on every
+instance, within CHECK_SECONDS plus one read. A stream whose credential expires ends then
+(app.sync.stream).
 """
 
 import asyncio
@@ -20,15 +22,19 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
 from app.accounts.models import AuthSession
+from app.accounts.revocations import revoked_credentials
+from app.accounts.sessions import Caller, Credential
 from app.core.database import Database
 from app.core.models import utcnow
 from app.sync import changelog
 from app.sync.broker import RedisBroker
 from app.sync.errors import TooManyStreams
+from app.sync.slots import Release, Slots, instance_slots
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +47,20 @@ MAX_STREAMS_PER_USER = 10
 class StreamHandle:
     user_id: uuid.UUID
     session_id: uuid.UUID | None
+    credential: Credential = "access_token"
+    # The personal token's id or the Better Auth token's deny-list key (see `Caller`).
+    credential_id: str | None = None
+    # When the credential stops being accepted: the stream ends then (app.sync.stream).
+    expires_at: datetime | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: bool = False  # the session is over: the stream must stop
+    ended: bool = False  # the session or credential is over: the stream must stop
+    release: Release | None = None  # gives back the stream's place in the per-user limit
+
+    def seconds_left(self) -> float:
+        """Until the credential expires (infinite for one that does not)."""
+        if self.expires_at is None:
+            return float("inf")
+        return (self.expires_at - utcnow()).total_seconds()
 
     def end(self) -> None:
         self.ended = True
@@ -56,11 +74,14 @@ class EventHub:
         broker_url: str | None,
         *,
         max_streams_per_user: int = MAX_STREAMS_PER_USER,
+        slots_dir: str | None = None,
         check_seconds: float = CHECK_SECONDS,
         news_check_seconds: float = NEWS_CHECK_SECONDS,
     ) -> None:
         self.database = database
         self.max_streams_per_user = max_streams_per_user
+        # The limit holds per instance: its workers share these places (app.sync.slots).
+        self.slots: Slots = instance_slots(slots_dir, max_streams_per_user)
         self.check_seconds = check_seconds
         self.news_check_seconds = news_check_seconds
         self.streams: dict[uuid.UUID, set[StreamHandle]] = {}
@@ -77,20 +98,29 @@ class EventHub:
 
     # --- streams ------------------------------------------------------------------------------
 
-    def open(self, user_id: uuid.UUID, session_id: uuid.UUID | None) -> StreamHandle:
-        """Register a stream; 429 past the per-user limit on this worker."""
-        mine = self.streams.setdefault(user_id, set())
-        if len(mine) >= self.max_streams_per_user:
+    def open(self, caller: Caller) -> StreamHandle:
+        """Register a stream; 429 past the per-user limit of this instance (all its workers)."""
+        release = self.slots.acquire(caller.user_id)
+        if release is None:
             raise TooManyStreams()
-        handle = StreamHandle(user_id, session_id)
+        handle = StreamHandle(
+            caller.user_id,
+            caller.session_id,
+            caller.credential,
+            caller.credential_id,
+            caller.expires_at,
+            release=release,
+        )
         if self.draining:  # it ends at once, telling the client to come back elsewhere
             handle.end()
-        mine.add(handle)
+        self.streams.setdefault(caller.user_id, set()).add(handle)
         self._start()
         return handle
 
     def close(self, handle: StreamHandle) -> None:
-        """Forget a stream (idempotent)."""
+        """Forget a stream and give back its place (idempotent)."""
+        if handle.release is not None:
+            handle.release()
         mine = self.streams.get(handle.user_id)
         if mine is None:
             return
@@ -151,14 +181,13 @@ class EventHub:
                     last_full_check = time.monotonic()
 
     async def check(self, *, sessions: bool = True) -> None:
-        """Wake the streams of users whose counter moved; end those of dead sessions."""
+        """Wake the streams of users whose counter moved; end those of dead sessions, deleted
+        personal tokens and signed-out Better Auth tokens."""
         user_ids = list(self.streams)
-        session_ids = {
-            handle.session_id
-            for handles in self.streams.values()
-            for handle in handles
-            if handle.session_id is not None and sessions
-        }
+        open_now = [h for hs in self.streams.values() for h in hs] if sessions else []
+        session_ids = {h.session_id for h in open_now if h.session_id is not None}
+        token_ids = {h.credential_id for h in open_now if h.credential == "personal_token"}
+        keys = {h.credential_id for h in open_now if h.credential == "better_auth"}
         async with self.database.admitted(), self.database.reader.connect() as connection:
             seen = await changelog.counters(connection=connection, user_ids=user_ids)
             dead: set[uuid.UUID] = set()
@@ -168,6 +197,9 @@ class EventHub:
                     (AuthSession.revoked_at.is_not(None)) | (AuthSession.expires_at <= utcnow()),
                 )
                 dead = set((await connection.execute(statement)).scalars())
+            revoked = await revoked_credentials(
+                connection=connection, token_ids=token_ids, keys=keys
+            )
         checked = set(user_ids)
         moved = [u for u, seq in seen.items() if self._counters.get(u) != seq]
         self._counters.update(seen)
@@ -176,7 +208,7 @@ class EventHub:
             for handle in list(handles):
                 # Only users this check asked about: streams opened meanwhile are not gone.
                 gone = handle.user_id in checked and handle.user_id not in seen
-                if handle.session_id in dead or gone:
+                if handle.session_id in dead or handle.credential_id in revoked or gone:
                     handle.end()
 
     def _warn(self, message: str, *args: object) -> None:

@@ -63,3 +63,8 @@ class EventTicket(Base):
     # The session of the token that asked for it: logging out ends the stream too.
     session_id: Mapped[uuid.UUID | None]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # The credential that asked, when it can end on its own (a personal access token deleted,
+    # a Better Auth token signed out or expired): the stream ends with it (app.sync.hub).
+    credential: Mapped[str | None] = mapped_column(String(16))
+    credential_id: Mapped[str | None] = mapped_column(String(64))
+    credential_expires_at: Mapped[datetime | None]

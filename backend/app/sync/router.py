@@ -72,9 +72,7 @@ async def create_event_ticket(caller: TaskReader, connection: ConnectionDep) -> 
     """A ticket for `GET /api/events?ticket=` (for `EventSource`, which cannot send headers):
     valid 60 seconds, once, for you only."""
     await require_live_session(connection=connection, caller=caller)
-    ticket, lifetime = await issue_ticket(
-        connection=connection, user_id=caller.user_id, session_id=caller.session_id
-    )
+    ticket, lifetime = await issue_ticket(connection=connection, caller=caller)
     return EventTicket(ticket=ticket, expires_in=lifetime)
 
 
@@ -88,8 +86,7 @@ async def stream_caller(
     if credentials is not None:
         caller = await current_reader(request, connection, credentials)
     elif ticket is not None:
-        holder = await redeem_ticket(connection=connection, ticket=ticket)
-        caller = Caller(holder.user_id, holder.session_id)
+        caller = await redeem_ticket(connection=connection, ticket=ticket)
         request.state.user_id = str(caller.user_id)
     else:
         raise Unauthorized()
@@ -132,7 +129,7 @@ async def events(
     )
     hub: EventHub = request.app.state.events
     database: Database = request.app.state.database
-    handle = hub.open(caller.user_id, caller.session_id)
+    handle = hub.open(caller)
     return EventStreamResponse(
         hub=hub,
         handle=handle,

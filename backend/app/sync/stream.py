@@ -47,7 +47,7 @@ async def _events(
 ) -> AsyncIterator[ServerSentEvent]:
     # Something at once: clients and proxies see the stream is open (and HEAD ends here).
     yield ServerSentEvent(comment="connected")
-    while not handle.ended and not shutdown.is_set():
+    while not handle.ended and not shutdown.is_set() and handle.seconds_left() > 0:
         handle.wake.clear()
         try:
             async with database.admitted(), database.reader.connect() as connection:
@@ -69,8 +69,9 @@ async def _events(
 
 
 async def _wait(handle: StreamHandle, shutdown: anyio.Event, seconds: float) -> None:
-    """Until news for this stream, its end, the server's shutdown, or `seconds`."""
-    with anyio.move_on_after(seconds):
+    """Until news for this stream, its end, the server's shutdown, its credential's expiry, or
+    `seconds`."""
+    with anyio.move_on_after(max(0.0, min(seconds, handle.seconds_left()))):
         async with anyio.create_task_group() as group:
 
             async def stop_on(wait: Callable[[], Any]) -> None:
