@@ -275,6 +275,10 @@ def main() -> None:
                     check_drain(base_url, server, servers[0], timeout)
             finally:
                 if server.poll() is None:
+                    # Killing buildah alone would orphan the server inside: kill it first.
+                    for pid in process_tree(server.pid):
+                        if is_python(pid):
+                            os.kill(pid, signal.SIGKILL)
                     server.kill()
                     server.wait()
         if failures:
