@@ -27,8 +27,11 @@ from pathlib import Path
 
 import httpx
 
-# Registration hashes at this cost for about a second: long enough to be in flight at SIGTERM.
-SLOW_BCRYPT_ROUNDS = "14"
+# Registration hashes at this cost for about half a second on a quiet machine: long enough to be
+# in flight at SIGTERM, short enough to finish within the timeout on an overloaded one (cost 14
+# once took 20 s at load 30 on 2 cores, and was rightly cut).
+SLOW_BCRYPT_ROUNDS = "13"
+IN_FLIGHT_AFTER_SECONDS = 0.2
 # Beyond the graceful timeout: the time a loaded CI machine may take to stop the workers.
 EXIT_MARGIN_SECONDS = 10
 # Workers import in seconds on a quiet machine, in minutes on an overloaded one.
@@ -202,7 +205,7 @@ def check_drain(
     """SIGTERM while a request is in flight; `timeout` is the image's GRACEFUL_SHUTDOWN_SECONDS."""
     with ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(register, base_url)
-        time.sleep(0.5)  # the request is being handled: hashing takes a second or more
+        time.sleep(IN_FLIGHT_AFTER_SECONDS)  # the request is being handled: it is hashing
         check(not in_flight.done(), "a slow request is in flight at SIGTERM")
         sent_at = time.monotonic()
         os.kill(master, signal.SIGTERM)
@@ -272,6 +275,10 @@ def main() -> None:
                     check_drain(base_url, server, servers[0], timeout)
             finally:
                 if server.poll() is None:
+                    # Killing buildah alone would orphan the server inside: kill it first.
+                    for pid in process_tree(server.pid):
+                        if is_python(pid):
+                            os.kill(pid, signal.SIGKILL)
                     server.kill()
                     server.wait()
         if failures:
