@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    String,
     and_,
     bindparam,
     false,
@@ -184,12 +185,15 @@ def _manual_order() -> tuple[Any, ...]:
     followed by a separator that sorts below every key digit, so that a task comes right before
     its subtasks and they before its next sibling (at most 4 levels: three ancestors)."""
     parent, grandparent, great = (Task.__table__.alias(f"ancestor_{n}") for n in (1, 2, 3))
+    # Literals in the SQL, not bind parameters: the driver path binds only named values.
+    separator = literal_column(f"'{PATH_SEPARATOR}'", String)
+    empty = literal_column("''", String)
     ancestors_path = (
         select(
-            func.coalesce(great.c.position + PATH_SEPARATOR, "")
-            + func.coalesce(grandparent.c.position + PATH_SEPARATOR, "")
+            func.coalesce(great.c.position + separator, empty)
+            + func.coalesce(grandparent.c.position + separator, empty)
             + parent.c.position
-            + PATH_SEPARATOR
+            + separator
         )
         .select_from(
             parent.outerjoin(grandparent, grandparent.c.id == parent.c.parent_id).outerjoin(
@@ -200,7 +204,7 @@ def _manual_order() -> tuple[Any, ...]:
         .correlate(Task)
         .scalar_subquery()
     )
-    path = func.coalesce(ancestors_path, "") + Task.position
+    path = func.coalesce(ancestors_path, empty) + Task.position
     sidebar = (
         select(ListMember.position)
         .where(
