@@ -887,7 +887,10 @@ export interface components {
              * @description Move the task under this parent (null: the top level), at the end.
              */
             parent_id?: string | null;
-            /** Assignee Id */
+            /**
+             * Assignee Id
+             * @description Null or a member of the list.
+             */
             assignee_id?: string | null;
         };
         /** TaskPublic */
