@@ -99,6 +99,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_list_members_user_position", "list_members", ["user_id", "position", "list_id"]
     )
+    # On SQLite the batches below copy `tasks` into a new table and drops the old one, and with
+    # foreign keys on, dropping it deletes every task_tags row (ON DELETE CASCADE): keep them.
+    task_tags = sa.table(
+        "task_tags", sa.column("task_id", sa.Uuid()), sa.column("tag_id", sa.Uuid())
+    )
+    links = [dict(row) for row in op.get_bind().execute(sa.select(task_tags)).mappings()]
     with op.batch_alter_table("task_changes") as batch:
         batch.add_column(
             sa.Column("entity", sa.String(length=8), server_default="task", nullable=False)
@@ -130,6 +136,9 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
+    if not postgres and links:
+        op.get_bind().execute(task_tags.delete())
+        op.get_bind().execute(task_tags.insert(), links)
     if postgres:
         op.drop_index("ix_tasks_user_due_desc", table_name="tasks")
     for name in OLD_INDEXES:
@@ -249,12 +258,19 @@ def downgrade() -> None:
             "tasks",
             ["user_id", sa.text("due_at DESC NULLS LAST"), sa.text("id DESC")],
         )
+    task_tags = sa.table(
+        "task_tags", sa.column("task_id", sa.Uuid()), sa.column("tag_id", sa.Uuid())
+    )
+    links = [dict(row) for row in op.get_bind().execute(sa.select(task_tags)).mappings()]
     with op.batch_alter_table("tasks") as batch:
         batch.drop_constraint(op.f("fk_tasks_assignee_id_users"), type_="foreignkey")
         batch.drop_constraint(op.f("fk_tasks_parent_id_tasks"), type_="foreignkey")
         batch.drop_constraint(op.f("fk_tasks_list_id_lists"), type_="foreignkey")
         for column in ("comment_count", "assignee_id", "position", "parent_id", "list_id"):
             batch.drop_column(column)
+    if not postgres and links:  # as in upgrade: the copy of `tasks` cascaded into task_tags
+        op.get_bind().execute(task_tags.delete())
+        op.get_bind().execute(task_tags.insert(), links)
     with op.batch_alter_table("task_changes") as batch:
         batch.drop_column("entity")
     op.drop_index("ix_list_members_user_position", table_name="list_members")
