@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, literal, select, true
+from sqlalchemy import Integer, String, bindparam, literal, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.models import User
@@ -104,7 +104,10 @@ def _delta_statement(checks_session: bool) -> Statement:
         # The task, if it is one and the user may still see it (else: deleted for them).
         .outerjoin(
             Task,
-            (Task.id == changes.c.task_id) & (changes.c.entity == "task") & visible_tasks(User.id),
+            (Task.id == changes.c.task_id)
+            # A literal in the SQL: the driver path binds only named values.
+            & (changes.c.entity == literal_column("'task'", String))
+            & visible_tasks(User.id),
         )
         .where(User.id == bindparam("owner_id"), *([SESSION_IS_LIVE] if checks_session else []))
         .order_by(changes.c.seq)
