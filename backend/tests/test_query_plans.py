@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.accounts.cleanup import delete_dead_sessions
 from app.accounts.sessions import Caller
 from app.core.config import Settings
 from app.core.database import create_database
+from app.lists.models import TaskList
 from app.sync.hub import EventHub
 from app.sync.reminders import deliver_due_reminders
 from app.sync.service import DELTA_PAGE, full_sync_statement
@@ -40,22 +41,40 @@ USERS = 1000
 TASKS_PER_USER = 100
 HEAVY_TASKS = 10_000
 
+# Every user's Inbox and its one member (the seeds below put each user's tasks there).
+INBOXES_POSTGRES = [
+    """INSERT INTO lists (id, name, inbox_of, archived, created_at, updated_at, version)
+       SELECT gen_random_uuid(), 'Inbox', id, false, now(), now(), 1 FROM users""",
+    """INSERT INTO list_members (list_id, user_id, role, position, joined_at)
+       SELECT id, inbox_of, 'owner', 'a0', now() FROM lists""",
+]
+INBOXES_SQLITE = [
+    """INSERT INTO lists (id, name, inbox_of, archived, created_at, updated_at, version)
+       SELECT lower(hex(randomblob(16))), 'Inbox', id, 0, '2026-01-01 00:00:00.000000',
+              '2026-01-01 00:00:00.000000', 1 FROM users""",
+    """INSERT INTO list_members (list_id, user_id, role, position, joined_at)
+       SELECT id, inbox_of, 'owner', 'a0', '2026-01-01 00:00:00.000000' FROM lists""",
+]
+
 SEED_POSTGRES = [
     """INSERT INTO users (id, email, name, created_at, updated_at)
        SELECT gen_random_uuid(), 'u' || n || '@example.com', 'User ' || n, now(), now()
        FROM generate_series(1, :users) AS n""",
-    """INSERT INTO tasks (id, user_id, title, description, completed, priority, search_text,
-                          created_at, updated_at)
-       SELECT gen_random_uuid(), u.id, 'task ' || n, NULL, n % 2 = 0, 1 + n % 3, 'task ' || n,
-              now() - n * interval '1 second', now()
-       FROM users AS u, generate_series(1, :per_user) AS n""",
     """INSERT INTO users (id, email, name, created_at, updated_at)
        VALUES (gen_random_uuid(), 'heavy@example.com', 'Heavy', now(), now())""",
+    *INBOXES_POSTGRES,
     """INSERT INTO tasks (id, user_id, title, description, completed, priority, search_text,
-                          created_at, updated_at)
+                          created_at, updated_at, list_id, position)
        SELECT gen_random_uuid(), u.id, 'task ' || n, NULL, n % 2 = 0, 1 + n % 3, 'task ' || n,
-              now() - n * interval '1 second', now()
-       FROM users AS u, generate_series(1, :heavy) AS n WHERE u.email = 'heavy@example.com'""",
+              now() - n * interval '1 second', now(), l.id, 'a' || lpad(n::text, 6, '0')
+       FROM users AS u JOIN lists AS l ON l.inbox_of = u.id, generate_series(1, :per_user) AS n
+       WHERE u.email <> 'heavy@example.com'""",
+    """INSERT INTO tasks (id, user_id, title, description, completed, priority, search_text,
+                          created_at, updated_at, list_id, position)
+       SELECT gen_random_uuid(), u.id, 'task ' || n, NULL, n % 2 = 0, 1 + n % 3, 'task ' || n,
+              now() - n * interval '1 second', now(), l.id, 'a' || lpad(n::text, 6, '0')
+       FROM users AS u JOIN lists AS l ON l.inbox_of = u.id, generate_series(1, :heavy) AS n
+       WHERE u.email = 'heavy@example.com'""",
     "ANALYZE",
 ]
 
@@ -64,13 +83,14 @@ SEED_SQLITE = [
        INSERT INTO users (id, email, name, created_at, updated_at)
        SELECT lower(hex(randomblob(16))), 'u' || i || '@example.com', 'User ' || i,
               '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000' FROM n""",
+    *INBOXES_SQLITE,
     """WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :per_user)
        INSERT INTO tasks (id, user_id, title, description, completed, priority, search_text,
-                          created_at, updated_at)
+                          created_at, updated_at, list_id, position)
        SELECT lower(hex(randomblob(16))), u.id, 'task ' || i, NULL, i % 2 = 0, 1 + i % 3,
               'task ' || i, strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || i || ' seconds'),
-              '2026-01-01 00:00:00.000000'
-       FROM users AS u, n""",
+              '2026-01-01 00:00:00.000000', l.id, 'a' || substr('000000' || i, -6)
+       FROM users AS u JOIN lists AS l ON l.inbox_of = u.id, n""",
     "ANALYZE",
 ]
 
@@ -167,7 +187,18 @@ async def test_one_users_list_uses_an_index_not_a_table_scan(
         # PostgreSQL: the heavy user too, whose pages the planner may well plan otherwise.
         owners = [owner, await _heavy_user(connection)] if is_postgres else [owner]
         for user_id in owners:
-            for query in QUERIES:
+            inbox = await connection.scalar(select(TaskList.id).where(TaskList.inbox_of == user_id))
+            # v3: one list in manual order, its top level, one task's subtasks, assignments.
+            in_lists = [
+                TaskQuery.model_validate({"list_id": [str(inbox)], "sort": sort})
+                for sort in ("position", "-created_at", "due")
+            ]
+            in_lists += [
+                TaskQuery(top_level=True, sort="position"),
+                TaskQuery(parent_id=uuid.uuid4()),
+                TaskQuery(assignee="me"),
+            ]
+            for query in [*QUERIES, *in_lists]:
                 # With a session to check: its condition is part of the page's plan.
                 caller = Caller(user_id, uuid.uuid4())
                 for statement in list_statements(caller=caller, query=query):
