@@ -22,6 +22,7 @@ from app.core.errors import install_error_handlers
 from app.core.fast_reads import FastReads
 from app.core.logs import configure_logging
 from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
+from app.lists import router as lists_router
 from app.mcp import router as mcp_router
 from app.mcp.server import create_mcp
 from app.service import router as service_router
@@ -106,6 +107,7 @@ def create_app(
     # (`/api/tasks/sync` before `/api/tasks/{task_id}`).
     app.include_router(sync_router.router)
     app.include_router(tasks_router.router)
+    app.include_router(lists_router.router)
     app.include_router(tags_router.router)
     app.include_router(accounts_router.router)
     app.include_router(service_router.router)

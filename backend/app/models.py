@@ -2,6 +2,7 @@
 
 from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
+from app.lists.models import ListMember, TaskList
 from app.sync.models import EventTicket, IdempotencyKey, TaskChange
 from app.tasks.models import Task
 
@@ -10,9 +11,11 @@ __all__ = [
     "Base",
     "EventTicket",
     "IdempotencyKey",
+    "ListMember",
     "PersonalAccessToken",
     "RefreshToken",
     "Task",
     "TaskChange",
+    "TaskList",
     "User",
 ]

@@ -67,7 +67,7 @@ async def test_migrations_match_the_models(empty_engine, settings: Settings) -> 
         indexes = await connection.run_sync(
             lambda c: {i["name"] for i in inspect(c).get_indexes("tasks")}
         )
-    assert {"ix_tasks_user_created", "ix_tasks_user_updated", "ix_tasks_user_priority"} <= indexes
+    assert {"ix_tasks_list_created", "ix_tasks_list_updated", "ix_tasks_list_priority"} <= indexes
     # Search's trigram index: PostgreSQL only (SQLite keeps the plain scan).
     assert (TRIGRAM_INDEX in indexes) == (connection.dialect.name == "postgresql")
 

@@ -505,6 +505,10 @@ async def test_openapi_documents_the_list_parameters(client: httpx.AsyncClient) 
         "has_due",
         "overdue",
         "series_id",
+        "list_id",
+        "parent_id",
+        "top_level",
+        "assignee",
     ]
     assert all(p["in"] == "query" and not p["required"] for p in parameters.values())
     assert parameters["limit"]["schema"] == {

@@ -14,6 +14,7 @@ from app.accounts.schemas import UserPublic
 from app.core.models import updated_after, utcnow
 from app.core.sqlite import allow_writes
 from app.core.statements import Statement, fetch_all
+from app.lists.queries import create_inbox
 
 # --- users ------------------------------------------------------------------------------------
 
@@ -34,6 +35,7 @@ async def create_local_user(
     except IntegrityError:
         # Two registrations raced past the lookup: the unique index decides, once.
         raise EmailTaken() from None
+    await create_inbox(connection=await session.connection(), user_id=user.id)
     return user
 
 
@@ -141,10 +143,13 @@ async def create_external_user(
     target = ["external_issuer", "external_subject"]  # uq_users_external_identity
     if connection.dialect.name == "postgresql":
         pg_insert = postgresql.insert(User).values(values)
-        await connection.execute(pg_insert.on_conflict_do_nothing(index_elements=target))
+        statement = pg_insert.on_conflict_do_nothing(index_elements=target).returning(User.id)
     else:
         sqlite_insert = sqlite.insert(User).values(values)
-        await connection.execute(sqlite_insert.on_conflict_do_nothing(index_elements=target))
+        statement = sqlite_insert.on_conflict_do_nothing(index_elements=target).returning(User.id)
+    inserted = (await connection.execute(statement)).scalar_one_or_none()
+    if inserted is not None:  # not the request that lost the race: its winner made the Inbox
+        await create_inbox(connection=connection, user_id=inserted)
     user = await get_external_user(connection=connection, issuer=issuer, subject=subject)
     assert user is not None  # inserted above, or by the request that won the race
     return user

@@ -155,7 +155,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors()
     ]
-    return JSONResponse({"detail": errors}, status_code=422)
+    body: dict[str, Any] = {"detail": errors}
+    code = getattr(exc, "code", None)
+    if isinstance(code, str):  # a rule API.md gives a code (e.g. `invalid_parent`)
+        body["code"] = code
+    return JSONResponse(body, status_code=422)
 
 
 def unavailable_response(exc: BaseException) -> JSONResponse:

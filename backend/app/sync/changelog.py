@@ -53,6 +53,8 @@ from app.sync.models import TaskChange
 from app.sync.news import note_news
 
 ChangeKind = Literal["created", "updated", "deleted", "reminder"]
+# What an entry is about: a task, or (from v3) a list (`task_id` then holds the list's id).
+Entity = Literal["task", "list"]
 
 RETENTION = timedelta(days=30)
 
@@ -82,6 +84,7 @@ async def record_changes(
     user_id: uuid.UUID,
     task_ids: Sequence[uuid.UUID],
     kind: ChangeKind,
+    entity: Entity = "task",
 ) -> int:
     """Record the same kind of change to several tasks (a bulk write), in order. The counter's
     bump takes the user's lock if the write did not take it first (`lock_changes`)."""
@@ -97,7 +100,14 @@ async def record_changes(
     first = last - len(task_ids) + 1
     at = utcnow()
     rows = [
-        {"user_id": user_id, "seq": first + n, "task_id": task_id, "kind": kind, "at": at}
+        {
+            "user_id": user_id,
+            "seq": first + n,
+            "task_id": task_id,
+            "kind": kind,
+            "entity": entity,
+            "at": at,
+        }
         for n, task_id in enumerate(task_ids)
     ]
     await connection.execute(insert(TaskChange), rows)
@@ -108,11 +118,28 @@ async def record_changes(
 # --- reading ---------------------------------------------------------------------------------
 
 
+async def record_for_members(
+    *,
+    connection: AsyncConnection,
+    member_ids: Sequence[uuid.UUID],
+    ids: Sequence[uuid.UUID],
+    kind: ChangeKind,
+    entity: Entity = "task",
+) -> None:
+    """Record the same changes in the log of every member of a list, the members in a fixed
+    order (by id) so that two writes to one list never lock users in opposite orders."""
+    for user_id in sorted(set(member_ids)):
+        await record_changes(
+            connection=connection, user_id=user_id, task_ids=ids, kind=kind, entity=entity
+        )
+
+
 @dataclass(frozen=True)
 class Change:
     seq: int
     task_id: uuid.UUID
     kind: ChangeKind
+    entity: Entity = "task"
 
 
 @dataclass(frozen=True)
@@ -122,7 +149,7 @@ class CounterState:
 
 
 _CHANGES_AFTER = (
-    select(TaskChange.seq, TaskChange.task_id, TaskChange.kind)
+    select(TaskChange.seq, TaskChange.task_id, TaskChange.kind, TaskChange.entity)
     .where(TaskChange.user_id == bindparam("user_id"), TaskChange.seq > bindparam("after"))
     .order_by(TaskChange.seq)
     .limit(bindparam("limit"))
@@ -138,7 +165,7 @@ async def changes_after(
     result = await connection.execute(
         _CHANGES_AFTER, {"user_id": user_id, "after": after, "limit": limit}
     )
-    return [Change(row.seq, row.task_id, row.kind) for row in result]
+    return [Change(row.seq, row.task_id, row.kind, row.entity) for row in result]
 
 
 async def counter(*, connection: AsyncConnection, user_id: uuid.UUID) -> CounterState:

@@ -22,8 +22,10 @@ class TaskChange(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The task's id, or the list's for a list entry (`entity`).
     task_id: Mapped[uuid.UUID]
     kind: Mapped[str] = mapped_column(String(16))  # created | updated | deleted | reminder
+    entity: Mapped[str] = mapped_column(String(8), default="task", server_default="task")
     at: Mapped[datetime]
 
     # The pruning job finds the oldest entries of every user.

@@ -27,6 +27,9 @@ DEFAULTS: Record = {
     "reminded_at": None,
     "tags": [],
     "series_id": None,
+    "parent_id": None,
+    "assignee_id": None,
+    "comment_count": 0,
 }
 
 

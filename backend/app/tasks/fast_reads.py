@@ -55,9 +55,13 @@ def _list_query(scope: Scope) -> TaskQuery | None:
         return DEFAULT_QUERY
     received = QueryParams(raw)
     try:
-        return task_query_from(received, received.getlist("tag") if "tag" in received else None)
+        query = task_query_from(received, received.getlist("tag") if "tag" in received else None)
     except ValidationError:
         return None
+    # Naming lists asks whether the caller may see them (404): the route answers.
+    if "list_id" in received:
+        return None
+    return query
 
 
 def list_read(settings: Settings, *, bridge: bool) -> FastRead:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    String,
     and_,
     bindparam,
     false,
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
 from app.core.models import utcnow
 from app.core.statements import AnySelect, Statement, fetch_all
+from app.lists.models import ListMember
+from app.lists.visibility import VIEWER, visible_tasks
 from app.tasks.models import PriorityRank, Tag, Task, TaskTag
 from app.tasks.schemas import TaskQuery
 from app.tasks.tags import name_key
@@ -73,6 +76,11 @@ PUBLIC_COLUMNS = (
     Task.tags,
     Task.series_id,
     Task.version,
+    Task.list_id,
+    Task.parent_id,
+    Task.position,
+    Task.assignee_id,
+    Task.comment_count,
 )
 
 
@@ -91,6 +99,10 @@ class ListShape:
     has_due: bool | None = None
     overdue: bool | None = None
     by_series: bool = False
+    lists: int = 0
+    by_parent: bool = False
+    top_level: bool = False
+    by_assignee: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,7 +136,20 @@ def _carries_tag(position: int, *, counting: bool) -> ColumnElement[bool]:
 
 
 def _filters(shape: ListShape, *, counting: bool = False) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = [Task.user_id == bindparam("owner_id")]
+    # The visibility rule first: the tasks of the lists the caller is a member of.
+    filters: list[ColumnElement[bool]] = [visible_tasks()]
+    if shape.lists:
+        filters.append(
+            Task.list_id.in_(
+                [bindparam(f"list_{n}", type_=Task.list_id.type) for n in range(shape.lists)]
+            )
+        )
+    if shape.by_parent:
+        filters.append(Task.parent_id == bindparam("parent_id", type_=Task.parent_id.type))
+    if shape.top_level:
+        filters.append(Task.parent_id.is_(None))
+    if shape.by_assignee:
+        filters.append(Task.assignee_id == bindparam("assignee_id", type_=Task.assignee_id.type))
     if shape.status != "all":
         filters.append(Task.completed.is_(shape.status == "completed"))
     if shape.by_priority:
@@ -148,6 +173,50 @@ def _filters(shape: ListShape, *, counting: bool = False) -> list[ColumnElement[
     return filters
 
 
+# Between the positions of a path: below every key digit, so a task comes before its subtasks
+# and they before its next sibling.
+PATH_SEPARATOR = " "
+MAX_DEPTH = 4
+
+
+def _manual_order() -> tuple[Any, ...]:
+    """sort=position: the lists in the caller's sidebar order, then each list's tasks in manual
+    order depth-first. A task's path is its ancestors' positions (top first) and its own, each
+    followed by a separator that sorts below every key digit, so that a task comes right before
+    its subtasks and they before its next sibling (at most 4 levels: three ancestors)."""
+    parent, grandparent, great = (Task.__table__.alias(f"ancestor_{n}") for n in (1, 2, 3))
+    # Literals in the SQL, not bind parameters: the driver path binds only named values.
+    separator = literal_column(f"'{PATH_SEPARATOR}'", String)
+    empty = literal_column("''", String)
+    ancestors_path = (
+        select(
+            func.coalesce(great.c.position + separator, empty)
+            + func.coalesce(grandparent.c.position + separator, empty)
+            + parent.c.position
+            + separator
+        )
+        .select_from(
+            parent.outerjoin(grandparent, grandparent.c.id == parent.c.parent_id).outerjoin(
+                great, great.c.id == grandparent.c.parent_id
+            )
+        )
+        .where(parent.c.id == Task.parent_id)
+        .correlate(Task)
+        .scalar_subquery()
+    )
+    path = func.coalesce(ancestors_path, empty) + Task.position
+    sidebar = (
+        select(ListMember.position)
+        .where(
+            ListMember.list_id == Task.list_id,
+            ListMember.user_id == bindparam(VIEWER, type_=ListMember.user_id.type),
+        )
+        .correlate(Task)
+        .scalar_subquery()
+    )
+    return (sidebar, Task.list_id, path, Task.id)
+
+
 @functools.cache
 def _list_shapes(shape: ListShape) -> ListShapes:
     """The page and count statements for one combination of filters and sort, built once.
@@ -157,9 +226,12 @@ def _list_shapes(shape: ListShape) -> ListShapes:
     session is known to be live: it does not check it again.
     """
     filters = _filters(shape)
-    column = SORT_COLUMNS[shape.sort.lstrip("-")]
-    descending = shape.sort.startswith("-")
-    order: tuple[Any, ...] = (column.desc(), Task.id.desc()) if descending else (column, Task.id)
+    if shape.sort == "position":
+        order: tuple[Any, ...] = _manual_order()
+    else:
+        column = SORT_COLUMNS[shape.sort.lstrip("-")]
+        descending = shape.sort.startswith("-")
+        order = (column.desc(), Task.id.desc()) if descending else (column, Task.id)
     if shape.sort.lstrip("-") == "due":
         # Tasks without a due date last, both ways (PostgreSQL: ix_tasks_user_due{,_desc}).
         ordered = column.desc().nulls_last() if descending else column.asc().nulls_last()
@@ -205,6 +277,12 @@ def _list_parameters(caller: Caller, query: TaskQuery) -> dict[str, Any]:
         parameters["now_utc"] = utcnow()
     if query.series_id is not None:
         parameters["series_id"] = query.series_id
+    for position, list_id in enumerate(dict.fromkeys(query.list_id)):
+        parameters[f"list_{position}"] = list_id
+    if query.parent_id is not None:
+        parameters["parent_id"] = query.parent_id
+    if query.assignee is not None:
+        parameters["assignee_id"] = caller.user_id if query.assignee == "me" else query.assignee
     return parameters
 
 
@@ -222,6 +300,10 @@ def _shapes_for(caller: Caller, query: TaskQuery) -> ListShapes:
             has_due=query.has_due,
             overdue=query.overdue,
             by_series=query.series_id is not None,
+            lists=len(set(query.list_id)),
+            by_parent=query.parent_id is not None,
+            top_level=bool(query.top_level),
+            by_assignee=query.assignee is not None,
         )
     )
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Base, utcnow
+from app.lists.models import POSITION
 from app.tasks.search_index import create_trigram_index
 
 
@@ -87,21 +88,41 @@ class Task(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
+    # --- v3: lists, subtasks, manual order ---
+    # `user_id` above is the task's creator; who sees the task is decided by its list's members
+    # (app.lists.visibility).
+    list_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    # The fractional key among its siblings (same list and parent), bytewise (app.lists.positions).
+    position: Mapped[str] = mapped_column(POSITION)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    comment_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
     __table_args__ = (
         CheckConstraint("priority IN (1, 2, 3)", name="priority_rank"),
-        # Every list query filters by owner and orders by one of these keys, then by id.
-        Index("ix_tasks_user_created", "user_id", "created_at", "id"),
-        Index("ix_tasks_user_updated", "user_id", "updated_at", "id"),
-        Index("ix_tasks_user_priority", "user_id", "priority", "id"),
-        Index("ix_tasks_user_title", "user_id", "title", "id"),
-        # A sync without a cursor pages through one user's tasks by id.
+        # Every list query filters by the lists the caller is a member of and orders by one of
+        # these keys, then by id.
+        Index("ix_tasks_list_created", "list_id", "created_at", "id"),
+        Index("ix_tasks_list_updated", "list_id", "updated_at", "id"),
+        Index("ix_tasks_list_priority", "list_id", "priority", "id"),
+        Index("ix_tasks_list_title", "list_id", "title", "id"),
+        # A sync without a cursor pages through the visible tasks by id.
+        Index("ix_tasks_list_id", "list_id", "id"),
+        # Siblings in manual order (and `parent_id=` / `top_level=`).
+        Index("ix_tasks_list_parent_position", "list_id", "parent_id", "position"),
+        # A task's children, whatever its list (deletion and completion cascades, moves).
+        Index("ix_tasks_parent", "parent_id"),
+        # The creator's tasks (the foreign key's cascade, the owner's time zone changes).
         Index("ix_tasks_user_id", "user_id", "id"),
+        Index("ix_tasks_assignee", "assignee_id"),
         # sort=due (ascending, nulls last: PostgreSQL's default order for ASC)...
-        Index("ix_tasks_user_due", "user_id", "due_at", "id"),
+        Index("ix_tasks_list_due", "list_id", "due_at", "id"),
         # ...and sort=-due, whose DESC NULLS LAST a backward scan of the above cannot give.
         Index(
-            "ix_tasks_user_due_desc",
-            "user_id",
+            "ix_tasks_list_due_desc",
+            "list_id",
             text("due_at DESC NULLS LAST"),
             text("id DESC"),
         ).ddl_if(dialect="postgresql"),

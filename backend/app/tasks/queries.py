@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.models import User
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
 from app.core.statements import Statement, fetch_all
-from app.sync.changelog import record_change
+from app.lists.models import ListMember
+from app.lists.visibility import visible_tasks
+from app.sync.changelog import ChangeKind, record_for_members
 from app.tasks.errors import TaskNotFound
 from app.tasks.listing import PUBLIC_COLUMNS, Record, search_text
 from app.tasks.models import Task
 
-_OWNED_TASK = (Task.user_id == bindparam("owner_id"), Task.id == bindparam("task_id"))
+# A task the caller (`owner_id`) may see: the visibility rule, and the id.
+_OWNED_TASK = (visible_tasks(), Task.id == bindparam("task_id"))
 # One task, by a caller without a session to check and by one with (`read_parameters`).
 GET_TASK = {
     checks_session: Statement(
@@ -58,8 +61,8 @@ async def lock_owner(*, connection: AsyncConnection, owner_id: uuid.UUID) -> str
 async def lock_task(
     *, connection: AsyncConnection, owner_id: uuid.UUID, task_id: uuid.UUID
 ) -> Record:
-    """One of the owner's tasks, locked until the transaction ends (public columns and the
-    recurrence anchor), so that concurrent writes apply one after the other."""
+    """A task the caller (`owner_id`) may see, locked until the transaction ends (public
+    columns and the recurrence anchor), so that concurrent writes apply one after the other."""
     parameters = {"owner_id": owner_id, "task_id": task_id}
     row = (await connection.execute(_LOCK_TASK, parameters)).mappings().one_or_none()
     if row is None:
@@ -75,39 +78,62 @@ def _stored(task: Record) -> Record:
     return values
 
 
+_MEMBERS = select(ListMember.user_id).where(ListMember.list_id == bindparam("list_id"))
+
+
+async def record_task_change(
+    *, connection: AsyncConnection, list_id: uuid.UUID, task_ids: list[uuid.UUID], kind: ChangeKind
+) -> None:
+    """Sync hook: the change log of every member of the task's list (their events follow)."""
+    members = list(await connection.scalars(_MEMBERS, {"list_id": list_id}))
+    await record_for_members(connection=connection, member_ids=members, ids=task_ids, kind=kind)
+
+
 async def insert_task_row(*, connection: AsyncConnection, task: Record) -> None:
     await connection.execute(insert(Task).values(_stored(task)))
-    await record_change(  # sync hook: the change log
-        connection=connection, user_id=task["user_id"], task_id=task["id"], kind="created"
+    await record_task_change(
+        connection=connection, list_id=task["list_id"], task_ids=[task["id"]], kind="created"
     )
 
 
-async def update_task_row(*, connection: AsyncConnection, task: Record) -> None:
+async def update_task_row(
+    *, connection: AsyncConnection, task: Record, previous_list_id: uuid.UUID | None = None
+) -> None:
+    """Write a task (already locked). A task moved from another list is a deletion for the
+    members of that list who cannot see the new one."""
     values = _stored(task)
     for key in ("id", "user_id", "created_at"):
         values.pop(key)
-    statement = update(Task).where(Task.id == task["id"], Task.user_id == task["user_id"])
-    await connection.execute(statement.values(values))
-    await record_change(  # sync hook: the change log
-        connection=connection, user_id=task["user_id"], task_id=task["id"], kind="updated"
+    await connection.execute(update(Task).where(Task.id == task["id"]).values(values))
+    await record_task_change(
+        connection=connection, list_id=task["list_id"], task_ids=[task["id"]], kind="updated"
     )
+    if previous_list_id is not None and previous_list_id != task["list_id"]:
+        before = set(await connection.scalars(_MEMBERS, {"list_id": previous_list_id}))
+        after = set(await connection.scalars(_MEMBERS, {"list_id": task["list_id"]}))
+        await record_for_members(
+            connection=connection,
+            member_ids=sorted(before - after),
+            ids=[task["id"]],
+            kind="deleted",
+        )
 
 
 async def delete_task_row(
     *, connection: AsyncConnection, owner_id: uuid.UUID, task_id: uuid.UUID
 ) -> list[str] | None:
-    """Delete one of the owner's tasks (its tag links go with it); its tags, or None when
-    there was no such task."""
+    """Delete a task the caller may see (its tag links go with it); its tags, or None when
+    there was no such task. Its subtasks are deleted first (`delete_subtree`)."""
     statement = (
-        delete(Task).where(Task.user_id == owner_id, Task.id == task_id).returning(Task.tags)
+        delete(Task).where(visible_tasks(), Task.id == task_id).returning(Task.tags, Task.list_id)
     )
-    tags = (await connection.execute(statement)).scalar_one_or_none()
-    if tags is None:
+    row = (await connection.execute(statement, {"owner_id": owner_id})).one_or_none()
+    if row is None:
         return None
-    await record_change(  # sync hook: the change log
-        connection=connection, user_id=owner_id, task_id=task_id, kind="deleted"
+    await record_task_change(
+        connection=connection, list_id=row.list_id, task_ids=[task_id], kind="deleted"
     )
-    return list(tags)
+    return list(row.tags)
 
 
 async def lock_floating_tasks(*, connection: AsyncConnection, owner_id: uuid.UUID) -> list[Record]:
@@ -158,3 +184,40 @@ async def due_reminders(*, connection: AsyncConnection, now: datetime, limit: in
     delivery loop, which locks and delivers them)."""
     result = await connection.execute(DUE_REMINDERS, {"now": now, "limit": limit})
     return [dict(row) for row in result.mappings()]
+
+
+async def lock_tasks_by_id(
+    *, connection: AsyncConnection, task_ids: list[uuid.UUID]
+) -> list[Record]:
+    """Tasks by id, locked in id order (the caller has checked that they may be written)."""
+    if not task_ids:
+        return []
+    statement = (
+        select(*PUBLIC_COLUMNS, Task.recurrence_anchor)
+        .where(Task.id.in_(task_ids))
+        .order_by(Task.id)
+        .with_for_update()
+    )
+    return [dict(row) for row in (await connection.execute(statement)).mappings()]
+
+
+async def delete_list_tasks(
+    *, connection: AsyncConnection, list_id: uuid.UUID
+) -> dict[uuid.UUID, list[str]]:
+    """Delete every task of a list (a tombstone each for every member); the tags they carried,
+    by creator (for the tags no task carries any more)."""
+    statement = (
+        delete(Task).where(Task.list_id == list_id).returning(Task.id, Task.user_id, Task.tags)
+    )
+    rows = (await connection.execute(statement)).all()
+    if rows:
+        await record_task_change(
+            connection=connection,
+            list_id=list_id,
+            task_ids=sorted(row.id for row in rows),
+            kind="deleted",
+        )
+    tags: dict[uuid.UUID, list[str]] = {}
+    for row in rows:
+        tags.setdefault(row.user_id, []).extend(row.tags)
+    return tags

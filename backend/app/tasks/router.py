@@ -11,13 +11,16 @@ from app.accounts.dependencies import CurrentUser, TaskReader
 from app.accounts.errors import AUTH_ERRORS
 from app.core.database import ConnectionDep
 from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
+from app.lists.errors import Forbidden, ListNotFound
 from app.sync.idempotency import IdempotencyKeyHeader, creation_responses, run_idempotently
 from app.tasks import service
 from app.tasks.conditions import etag, if_match_versions, none_match
 from app.tasks.errors import PreconditionFailed, TaskNotFound
+from app.tasks.moves import UNCHANGED, Move
 from app.tasks.pagination import set_paging_headers
 from app.tasks.schemas import (
     TaskCreate,
+    TaskMove,
     TaskPatch,
     TaskPublic,
     TaskQuery,
@@ -59,8 +62,9 @@ async def task_query(request: Request) -> TaskQuery:
     422 for bad ones."""
     received = request.query_params
     tags = received.getlist("tag") if "tag" in received else None
+    list_ids = received.getlist("list_id") if "list_id" in received else None
     try:
-        return task_query_from(received, tags)
+        return task_query_from(received, tags, list_ids)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         raise RequestValidationError(
@@ -125,7 +129,7 @@ async def list_tasks(
     response_model=TaskPublic,
     responses={
         201: {"headers": ETAG_HEADER},
-        **responses(*BODY_ERRORS),
+        **responses(ListNotFound, Forbidden, *BODY_ERRORS),
         **creation_responses(),  # sync hook: idempotency keys
     },
 )
@@ -183,7 +187,7 @@ async def get_task(
     "/{task_id}",
     responses={
         200: {"headers": ETAG_HEADER},
-        **responses(TaskNotFound, PreconditionFailed, *BODY_ERRORS),
+        **responses(TaskNotFound, ListNotFound, Forbidden, PreconditionFailed, *BODY_ERRORS),
     },
 )
 async def replace_task(
@@ -209,7 +213,7 @@ async def replace_task(
     "/{task_id}",
     responses={
         200: {"headers": ETAG_HEADER},
-        **responses(TaskNotFound, PreconditionFailed, *BODY_ERRORS),
+        **responses(TaskNotFound, ListNotFound, Forbidden, PreconditionFailed, *BODY_ERRORS),
     },
 )
 async def update_task(
@@ -235,15 +239,50 @@ async def update_task(
 @router.delete(
     "/{task_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(TaskNotFound, PreconditionFailed),
+    responses=responses(TaskNotFound, Forbidden, PreconditionFailed),
 )
 async def delete_task(
     task_id: uuid.UUID, user: CurrentUser, connection: ConnectionDep, if_match: IfMatch = None
 ) -> None:
-    """Delete a task. The completed copies of a recurring task stay."""
+    """Delete a task and its subtasks. The completed copies of a recurring task stay."""
     await service.delete_task(
         connection=connection,
         owner_id=user.id,
         task_id=task_id,
         if_match=if_match_versions(if_match),
     )
+
+
+@router.post(
+    "/{task_id}/move",
+    responses={
+        200: {"headers": ETAG_HEADER},
+        **responses(TaskNotFound, ListNotFound, Forbidden, PreconditionFailed, *BODY_ERRORS),
+    },
+)
+async def move_task(
+    task_id: uuid.UUID,
+    data: TaskMove,
+    user: CurrentUser,
+    connection: ConnectionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TaskPublic:
+    """Move a task with its subtasks: to another list, under another parent (null: the top
+    level), just before or after a sibling (neither: the end). Only the moved task is written
+    (and, on a list change, its subtasks' `list_id`). 422 `invalid_move` for an anchor that is
+    not a sibling, both anchors, a move under its own subtree or past 4 levels."""
+    move = Move(
+        list_id=data.list_id,
+        parent_id=data.parent_id if "parent_id" in data.model_fields_set else UNCHANGED,
+        before_id=data.before_id,
+        after_id=data.after_id,
+    )
+    task = await service.move_task(
+        connection=connection,
+        user_id=user.id,
+        task_id=task_id,
+        move=move,
+        if_match=if_match_versions(if_match),
+    )
+    return _task_response(task, response)

@@ -59,6 +59,11 @@ class TaskCreate(Body):
     recurrence: Rule | None = None
     remind_at: RemindAt | None = None
     tags: TagList = []
+    list_id: uuid.UUID | None = Field(
+        None, description="Default: the caller's Inbox, or with `parent_id` the parent's list."
+    )
+    parent_id: uuid.UUID | None = Field(None, description="A task in the same list (subtask).")
+    assignee_id: uuid.UUID | None = Field(None, description="Null or a member of the list.")
 
     @field_validator("due_time", "recurrence")
     @classmethod
@@ -70,7 +75,8 @@ class TaskCreate(Body):
 
 
 class TaskUpdate(TaskCreate):
-    """PUT: the whole task; what is left out goes back to its default."""
+    """PUT: the whole task; what is left out goes back to its default, except `list_id`,
+    `parent_id` and `assignee_id`, which stay as they are when left out."""
 
 
 class TaskPatch(Body):
@@ -87,13 +93,48 @@ class TaskPatch(Body):
     recurrence: Rule | None = None
     remind_at: RemindAt | None = None
     tags: TagList | SkipJsonSchema[None] = None
+    list_id: uuid.UUID | SkipJsonSchema[None] = Field(
+        None, description="Move the task (and its subtasks) to the end of this list."
+    )
+    parent_id: uuid.UUID | None = Field(
+        None, description="Move the task under this parent (null: the top level), at the end."
+    )
+    assignee_id: uuid.UUID | None = None
 
-    @field_validator("title", "priority", "completed", "tags")
+    @field_validator("title", "priority", "completed", "tags", "list_id")
     @classmethod
     def _not_null(cls, value: object) -> object:
         if value is None:
             raise ValueError("may not be null")
         return value
+
+
+class TaskMove(Body):
+    """Where to move the task: every member optional; at most one of `before_id`/`after_id`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"after_id": "7d9f3c1e-2b4a-4c8e-9f10-5a6b7c8d9e0f"},
+                {"list_id": "0b8e6f7a-1c2d-4e3f-8a9b-0c1d2e3f4a5b", "parent_id": None},
+            ]
+        }
+    )
+
+    list_id: uuid.UUID | SkipJsonSchema[None] = Field(
+        None, description="The target list; left out: the task's list."
+    )
+    parent_id: uuid.UUID | None = Field(
+        None,
+        description="The new parent; null: the top level; left out: unchanged (a subtask "
+        "moved to another list must name it).",
+    )
+    before_id: uuid.UUID | SkipJsonSchema[None] = Field(
+        None, description="A sibling in the target: the task goes just before it."
+    )
+    after_id: uuid.UUID | SkipJsonSchema[None] = Field(
+        None, description="A sibling in the target: the task goes just after it."
+    )
 
 
 class TaskPublic(BaseModel):
@@ -125,6 +166,15 @@ class TaskPublic(BaseModel):
         description="For a completed occurrence of a recurring task: that task's id (read-only)."
     )
     version: int = Field(description="1 on create, +1 per write; the `ETag` is its quoted value.")
+    list_id: uuid.UUID = Field(description="The list the task is in.")
+    parent_id: uuid.UUID | None = Field(description="The parent task; null at the top level.")
+    position: str = Field(
+        description="Read-only, opaque: sort by it, as bytes, among the tasks of one list and "
+        "parent (manual order).",
+        examples=["a0"],
+    )
+    assignee_id: uuid.UUID | None = Field(description="A member of the task's list, or null.")
+    comment_count: int = Field(description="Read-only: the number of comments on the task.")
 
 
 TaskSort = Literal[
@@ -138,6 +188,7 @@ TaskSort = Literal[
     "-title",
     "due",
     "-due",
+    "position",
 ]
 
 
@@ -146,7 +197,9 @@ class TaskQuery(BaseModel):
     search: SearchTerm | None = Field(None, description="Matches title, description and tags.")
     priority: Priority | None = None
     sort: TaskSort = Field(
-        "-created_at", description="`due`/`-due` sort by `due_at`; tasks without one come last."
+        "-created_at",
+        description="`due`/`-due` sort by `due_at`; tasks without one come last. `position`: "
+        "lists in the caller's sidebar order, then each list's manual order depth-first.",
     )
     page: int = Field(1, ge=1, le=1_000_000)
     limit: int = Field(20, ge=1, le=100)
@@ -162,14 +215,27 @@ class TaskQuery(BaseModel):
     series_id: uuid.UUID | None = Field(
         None, description="The completed occurrences of one recurring task."
     )
+    list_id: list[uuid.UUID] = Field(
+        [],
+        max_length=50,
+        description="Only tasks in these lists (repeatable); a list the caller cannot see: 404.",
+    )
+    parent_id: uuid.UUID | None = Field(None, description="Only the direct subtasks of this task.")
+    top_level: bool | None = Field(None, description="true: only tasks without a parent.")
+    assignee: Literal["me"] | uuid.UUID | None = Field(
+        None, description="`me` or a user id: only tasks assigned to them."
+    )
 
 
-def task_query_from(received: Mapping[str, str], tags: list[str] | None) -> TaskQuery:
+def task_query_from(
+    received: Mapping[str, str], tags: list[str] | None, list_ids: list[str] | None = None
+) -> TaskQuery:
     """The list's query parameters validated in one pass (raises pydantic's ValidationError).
 
     Declared as `Annotated[TaskQuery, Query()]`, FastAPI would re-inspect each field's
     annotation on every request. As there, a repeated parameter counts with its last value
-    (except `tag`, which repeats: `tags` holds all of them, None when absent) and unknown
+    (except `tag` and `list_id`, which repeat: `tags` and `list_ids` hold all of them, None
+    when absent) and unknown
     parameters are ignored.
     """
     values: dict[str, Any] = {
@@ -177,6 +243,8 @@ def task_query_from(received: Mapping[str, str], tags: list[str] | None) -> Task
     }
     if tags is not None:
         values["tag"] = tags
+    if list_ids is not None:
+        values["list_id"] = list_ids
     return TaskQuery.model_validate(values)
 
 

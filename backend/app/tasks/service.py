@@ -18,9 +18,16 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.sessions import Caller
-from app.tasks import changes, listing, queries, tags
-from app.tasks.errors import PreconditionFailed, TagNotFound, TaskNotFound
+from app.core.models import updated_after
+from app.lists.visibility import check_role, role_in
+from app.tasks import changes, listing, queries, structure, tags
+from app.tasks.errors import InvalidField, PreconditionFailed, TagNotFound, TaskNotFound
+from app.tasks.moves import Move, move_task
 from app.tasks.schemas import TaskCreate, TaskPatch, TaskQuery, TaskUpdate
+
+__all__ = ["Move", "move_task"]
+# Members that say where a task is and who does it: not v2 members of `changes`.
+PLACEMENT = ("list_id", "parent_id", "assignee_id")
 
 Record = dict[str, Any]
 # If-Match as versions: None = no precondition (or `*`: any existing task).
@@ -45,6 +52,11 @@ async def get_task(*, connection: AsyncConnection, caller: Caller, task_id: uuid
 async def list_tasks(
     *, connection: AsyncConnection, caller: Caller, query: TaskQuery
 ) -> tuple[list[Record], int]:
+    for list_id in dict.fromkeys(query.list_id):  # a list the caller cannot see: 404
+        check_role(
+            await role_in(connection=connection, user_id=caller.user_id, list_id=list_id),
+            "viewer",
+        )
     return await listing.list_tasks(connection=connection, caller=caller, query=query)
 
 
@@ -56,6 +68,20 @@ async def create_task(
 ) -> Record:
     owner_zone = await queries.lock_owner(connection=connection, owner_id=owner_id)
     members = data.model_dump()
+    placement = {key: members.pop(key) for key in PLACEMENT}
+    members.update(
+        await structure.place_new(
+            connection=connection,
+            user_id=owner_id,
+            list_id=placement["list_id"],
+            parent_id=placement["parent_id"],
+            recurring=members["recurrence"] is not None,
+        )
+    )
+    await structure.check_assignee(
+        connection=connection, list_id=members["list_id"], assignee_id=placement["assignee_id"]
+    )
+    members["assignee_id"] = placement["assignee_id"]
     if members["recurrence"] is not None:
         task = await _stepping_rules(changes.new_task, owner_id, members, owner_zone)
     else:
@@ -74,8 +100,13 @@ async def replace_task(
     data: TaskUpdate,
     if_match: Versions = None,
 ) -> Record:
-    """PUT: every member; those left out go back to their defaults."""
-    return await _update(connection, owner_id, task_id, data.model_dump(), if_match)
+    """PUT: every member; those left out go back to their defaults, except the placement
+    (`list_id`, `parent_id`, `assignee_id`), which stays unless sent."""
+    members = data.model_dump()
+    for key in PLACEMENT:
+        if key not in data.model_fields_set:
+            members.pop(key)
+    return await _update(connection, owner_id, task_id, members, if_match)
 
 
 async def patch_task(
@@ -100,11 +131,20 @@ async def delete_task(
     task_id: uuid.UUID,
     if_match: Versions = None,
 ) -> None:
-    """Delete a task; the completed copies of a recurring one stay."""
+    """Delete a task and its subtasks; the completed copies of a recurring one stay."""
     await queries.lock_owner(connection=connection, owner_id=owner_id)
-    if if_match is not None:
-        current = await queries.lock_task(connection=connection, owner_id=owner_id, task_id=task_id)
-        _check_precondition(current, if_match)
+    current = await queries.lock_task(connection=connection, owner_id=owner_id, task_id=task_id)
+    _check_precondition(current, if_match)
+    await _require_editor(connection, owner_id, current["list_id"])
+    levels = await structure.descendant_levels(connection=connection, task_id=task_id)
+    for level in reversed(levels):  # the deepest first, each a deletion in the change log
+        for child in level:
+            gone = await queries.delete_task_row(
+                connection=connection, owner_id=owner_id, task_id=child
+            )
+            await tags.delete_unused_by_name(
+                connection=connection, owner_id=owner_id, names=gone or []
+            )
     removed_tags = await queries.delete_task_row(
         connection=connection, owner_id=owner_id, task_id=task_id
     )
@@ -123,6 +163,24 @@ async def _update(
     owner_zone = await queries.lock_owner(connection=connection, owner_id=owner_id)
     current = await queries.lock_task(connection=connection, owner_id=owner_id, task_id=task_id)
     _check_precondition(current, if_match)
+    await _require_editor(connection, owner_id, current["list_id"])
+    placement = {key: members.pop(key) for key in PLACEMENT if key in members}
+    final_parent = placement.get("parent_id", current["parent_id"])
+    if final_parent is not None and members.get("recurrence", current["recurrence"]) is not None:
+        raise InvalidField("recurrence", "a subtask cannot have a recurrence")
+    if _moves(current, placement):
+        parent = placement.get("parent_id", UNCHANGED)
+        move = Move(list_id=placement.get("list_id"), parent_id=parent)
+        current = await move_task(
+            connection=connection, user_id=owner_id, task_id=task_id, move=move
+        )
+        # The move and the rest of the write are one write: one version.
+        current = {**current, "version": current["version"] - 1}
+    if "assignee_id" in placement:
+        await structure.check_assignee(
+            connection=connection, list_id=current["list_id"], assignee_id=placement["assignee_id"]
+        )
+        members["assignee_id"] = placement["assignee_id"]
     recurring = members.get("recurrence") is not None or current["recurrence"] is not None
     if recurring:
         task = await _stepping_rules(changes.changed_task, current, members, owner_zone)
@@ -137,6 +195,12 @@ async def _update(
         copy_tag_ids = tag_ids
         if copy_tag_ids is None:
             copy_tag_ids = [tag_id for tag_id, _ in await _tag_ids(connection, task)]
+        # The copy has no subtasks and goes to the end of the same list's top level.
+        completion.copy["parent_id"] = None
+        completion.copy["assignee_id"] = task["assignee_id"]
+        completion.copy["position"] = await structure.end_position(
+            connection=connection, list_id=task["list_id"], parent_id=None
+        )
         await queries.insert_task_row(connection=connection, task=completion.copy)
         await tags.link(
             connection=connection, task_ids=[completion.copy["id"]], tag_ids=copy_tag_ids
@@ -148,7 +212,55 @@ async def _update(
         await tags.link(connection=connection, task_ids=[task_id], tag_ids=tag_ids)
         gone = set(removed) - set(tag_ids)
         await tags.delete_unused(connection=connection, owner_id=owner_id, tag_ids=gone)
+    if completion is not None:
+        await _set_descendants(connection, task_id, completed=False)  # open again
+    elif task["completed"] and not current["completed"]:
+        await _set_descendants(connection, task_id, completed=True)
     return _public(task)
+
+
+UNCHANGED = Move().parent_id
+
+
+def _moves(current: Record, placement: Record) -> bool:
+    """Whether a PATCH/PUT names another list or parent (naming the current ones is no move)."""
+    return any(
+        key in placement and placement[key] != current[key] for key in ("list_id", "parent_id")
+    )
+
+
+async def _require_editor(
+    connection: AsyncConnection, user_id: uuid.UUID, list_id: uuid.UUID
+) -> None:
+    held = await role_in(connection=connection, user_id=user_id, list_id=list_id)
+    check_role(held, "editor", not_found=TaskNotFound)
+
+
+async def _set_descendants(
+    connection: AsyncConnection, task_id: uuid.UUID, *, completed: bool
+) -> None:
+    """Complete (or reopen) the task's descendants that are not so already: each a write."""
+    ids = await structure.descendants(connection=connection, task_id=task_id)
+    for child in await queries.lock_tasks_by_id(connection=connection, task_ids=ids):
+        if child["completed"] != completed:
+            written = {
+                **child,
+                "completed": completed,
+                "updated_at": updated_after(child["updated_at"]),
+                "version": child["version"] + 1,
+            }
+            await queries.update_task_row(connection=connection, task=written)
+
+
+async def delete_tasks_of_list(
+    *, connection: AsyncConnection, user_id: uuid.UUID, list_id: uuid.UUID
+) -> None:
+    """Every task of a list being deleted, each deletion in its members' change log (the list
+    is locked and its owner checked by the caller)."""
+    await queries.lock_owner(connection=connection, owner_id=user_id)
+    removed = await queries.delete_list_tasks(connection=connection, list_id=list_id)
+    for creator_id, names in removed.items():
+        await tags.delete_unused_by_name(connection=connection, owner_id=creator_id, names=names)
 
 
 def _check_precondition(current: Record, if_match: Versions) -> None:
