@@ -82,7 +82,14 @@ async def test_full_sync_then_deltas_reproduce_the_server_state(
 
     # Nothing new: the same cursor comes back with nothing.
     page = await sync(client, auth_headers, cursor=cursor)
-    assert page == {"tasks": [], "deleted": [], "cursor": cursor, "has_more": False}
+    assert page == {
+        "tasks": [],
+        "deleted": [],
+        "cursor": cursor,
+        "has_more": False,
+        "lists": [],
+        "deleted_lists": [],
+    }
 
 
 async def test_a_task_created_and_deleted_between_syncs_comes_back_deleted_only(

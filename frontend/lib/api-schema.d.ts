@@ -730,6 +730,18 @@ export interface components {
              * @description More changes are waiting: call again with `cursor` now.
              */
             has_more: boolean;
+            /**
+             * Lists
+             * @description Lists created or changed since the cursor (all of them without one).
+             * @default []
+             */
+            lists?: components["schemas"]["ListPublic"][];
+            /**
+             * Deleted Lists
+             * @description Lists deleted or out of the caller's reach: drop them and their tasks.
+             * @default []
+             */
+            deleted_lists?: string[];
         };
         /** TagPublic */
         TagPublic: {
@@ -875,7 +887,10 @@ export interface components {
              * @description Move the task under this parent (null: the top level), at the end.
              */
             parent_id?: string | null;
-            /** Assignee Id */
+            /**
+             * Assignee Id
+             * @description Null or a member of the list.
+             */
             assignee_id?: string | null;
         };
         /** TaskPublic */

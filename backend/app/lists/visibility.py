@@ -7,8 +7,9 @@ an unknown id; a member without the role gets 403 `forbidden`."""
 import uuid
 from typing import Literal
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import QueryableAttribute
 
 from app.core.errors import AppError
 from app.lists.errors import Forbidden, ListNotFound
@@ -20,20 +21,22 @@ RANK: dict[str, int] = {"viewer": 1, "editor": 2, "owner": 3}
 
 # The bind parameter every read names its viewer by (`app.accounts.sessions.read_parameters`).
 VIEWER = "owner_id"
+# Whose membership: a column (the delta sync's `users.id`), a literal, or (None) the viewer.
+Who = ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID] | None
 
 
-def member_list_ids(user_id: ColumnElement[uuid.UUID] | None = None):  # type: ignore[no-untyped-def]
+def member_list_ids(user_id: Who = None) -> Select[uuid.UUID]:
     """SELECT list_id FROM list_members WHERE user_id = :owner_id (or the given user)."""
     who = bindparam(VIEWER, type_=ListMember.user_id.type) if user_id is None else user_id
     return select(ListMember.list_id).where(ListMember.user_id == who)
 
 
-def visible_tasks(user_id: ColumnElement[uuid.UUID] | None = None) -> ColumnElement[bool]:
+def visible_tasks(user_id: Who = None) -> ColumnElement[bool]:
     """The condition "the task is in a list the user is a member of"."""
     return Task.list_id.in_(member_list_ids(user_id))
 
 
-def visible_lists(user_id: ColumnElement[uuid.UUID] | None = None) -> ColumnElement[bool]:
+def visible_lists(user_id: Who = None) -> ColumnElement[bool]:
     """The condition "the user is a member of the list"."""
     return TaskList.id.in_(member_list_ids(user_id))
 

@@ -155,3 +155,15 @@ Sort = Annotated[
 ]
 Page = Annotated[int, Field(ge=1, le=1_000_000, description="Which page, from 1.")]
 Limit = Annotated[int, Field(ge=1, le=100, description="Tasks per page, at most 100.")]
+
+ListIds = Annotated[
+    list[uuid.UUID], Field(description="Only tasks in these lists (ids from `list_lists`).")
+]
+ParentFilter = Annotated[
+    uuid.UUID | None, Field(description="Only the direct subtasks of this task.")
+]
+TopLevel = Annotated[bool | None, Field(description="true: only tasks that are not subtasks.")]
+Assignee = Annotated[
+    Literal["me"] | uuid.UUID | None,
+    Field(description="`me` or a user id: only tasks assigned to them."),
+]

@@ -12,7 +12,7 @@ from app.core.config import Settings
 from app.core.database import Database
 from app.mcp.auth import McpTokenVerifier, auth_settings
 from app.mcp.http import MCP_PATH, McpEndpoint, transport_security
-from app.mcp.tools import TaskTools
+from app.mcp.list_tools import ListAndTaskTools
 
 INSTRUCTIONS = """\
 Manage the signed-in user's to-do list. A task has a title, an optional description, a priority
@@ -44,7 +44,7 @@ def create_mcp(
         token_verifier=verifier,
         auth=auth_settings(settings),
     )
-    TaskTools(database).register(server)
+    ListAndTaskTools(database).register(server)
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
         stateless_http=True,

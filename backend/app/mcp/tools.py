@@ -16,14 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.core.database import Database, is_unavailable
 from app.core.errors import AppError, DatabaseUnavailable
 from app.mcp.arguments import (
+    Assignee,
     DueAfter,
     DueBefore,
     ExpectedVersion,
     HasDue,
     Limit,
+    ListIds,
     NewTask,
     Overdue,
     Page,
+    ParentFilter,
     PriorityFilter,
     Search,
     SeriesId,
@@ -32,6 +35,7 @@ from app.mcp.arguments import (
     TagFilter,
     TaskChanges,
     TaskId,
+    TopLevel,
 )
 from app.mcp.auth import current_caller
 from app.tasks import service
@@ -104,6 +108,10 @@ class TaskTools:
         has_due: HasDue = None,
         overdue: Overdue = None,
         series_id: SeriesId = None,
+        list_id: ListIds = [],  # noqa: B006 - pydantic copies defaults
+        parent_id: ParentFilter = None,
+        top_level: TopLevel = None,
+        assignee: Assignee = None,
         sort: Sort = "-created_at",
         page: Page = 1,
         limit: Limit = 20,
@@ -122,6 +130,10 @@ class TaskTools:
             has_due=has_due,
             overdue=overdue,
             series_id=series_id,
+            list_id=list_id,
+            parent_id=parent_id,
+            top_level=top_level,
+            assignee=assignee,
             sort=sort,
             page=page,
             limit=limit,

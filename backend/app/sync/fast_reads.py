@@ -79,12 +79,16 @@ def delta_sync_read(settings: Settings, *, bridge: bool) -> FastRead:
             )
         except CursorExpired:
             return None
+        if page.changed_lists:  # lists to read: the route answers
+            return None
         return json_response(
             {
                 "tasks": page.tasks,
                 "deleted": page.deleted,
                 "cursor": page.cursor,
                 "has_more": page.has_more,
+                "lists": [],
+                "deleted_lists": [],
             }
         )
 

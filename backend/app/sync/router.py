@@ -49,7 +49,12 @@ async def sync_tasks(
         connection=connection, user_id=caller.user_id, cursor=decoded, limit=limit
     )
     page = SyncPage(
-        tasks=result.tasks, deleted=result.deleted, cursor=result.cursor, has_more=result.has_more
+        tasks=result.tasks,
+        deleted=result.deleted,
+        cursor=result.cursor,
+        has_more=result.has_more,
+        lists=result.lists or [],
+        deleted_lists=result.deleted_lists or [],
     )
     # Validated once and serialised straight to JSON: FastAPI would convert the page's up to
     # 1,000 tasks to plain Python and encode them again (a third of a full sync's time).

@@ -4,6 +4,7 @@ import uuid
 
 from pydantic import BaseModel, Field
 
+from app.lists.schemas import ListPublic
 from app.tasks.schemas import TaskPublic
 
 
@@ -14,6 +15,13 @@ class SyncPage(BaseModel):
     deleted: list[uuid.UUID] = Field(description="Ids of tasks deleted since the cursor.")
     cursor: str = Field(description="Pass it back as `cursor` (or `Last-Event-ID`) next time.")
     has_more: bool = Field(description="More changes are waiting: call again with `cursor` now.")
+    lists: list[ListPublic] = Field(
+        [], description="Lists created or changed since the cursor (all of them without one)."
+    )
+    deleted_lists: list[uuid.UUID] = Field(
+        [],
+        description="Lists deleted or out of the caller's reach: drop them and their tasks.",
+    )
 
 
 class EventTicket(BaseModel):

@@ -6,12 +6,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select, true
+from sqlalchemy import Integer, bindparam, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.models import User
 from app.accounts.sessions import SESSION_IS_LIVE
 from app.core.statements import AnySelect, Statement, fetch_all
+from app.lists import queries as lists
+from app.lists.schemas import ListPublic
+from app.lists.visibility import visible_tasks
 from app.sync import changelog
 from app.sync.changelog import Change
 from app.sync.cursors import Cursor, decode_cursor, encode_cursor
@@ -31,15 +34,42 @@ class SyncResult:
     deleted: list[uuid.UUID]
     cursor: str
     has_more: bool
+    # The lists created or changed (or all of them, in a full sync) and those deleted or out of
+    # reach; `changed_lists` are the ids whose entries a delta read, for `resolve_lists`.
+    lists: list[Record] | None = None
+    deleted_lists: list[uuid.UUID] | None = None
+    changed_lists: tuple[uuid.UUID, ...] = ()
 
 
 async def _tasks_by_id(
     connection: AsyncConnection, user_id: uuid.UUID, task_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, Record]:
+    """The tasks among `task_ids` the user may see (the visibility rule)."""
     if not task_ids:
         return {}
-    statement = select(*PUBLIC_COLUMNS).where(Task.user_id == user_id, Task.id.in_(task_ids))
-    return {row["id"]: dict(row) for row in (await connection.execute(statement)).mappings()}
+    statement = select(*PUBLIC_COLUMNS).where(visible_tasks(), Task.id.in_(task_ids))
+    result = await connection.execute(statement, {"owner_id": user_id})
+    return {row["id"]: dict(row) for row in result.mappings()}
+
+
+async def resolve_lists(
+    *, connection: AsyncConnection, user_id: uuid.UUID, result: SyncResult
+) -> SyncResult:
+    """Fill `lists`/`deleted_lists` from the list entries a delta read: a list the user is
+    still a member of is sent whole, any other (deleted, or out of reach) as deleted."""
+    visible = {
+        found["id"]: found
+        for found in await lists.list_lists(connection=connection, user_id=user_id, archived=None)
+    }
+    changed = list(dict.fromkeys(result.changed_lists))
+    return SyncResult(
+        result.tasks,
+        result.deleted,
+        result.cursor,
+        result.has_more,
+        [visible[list_id] for list_id in changed if list_id in visible],
+        [list_id for list_id in changed if list_id not in visible],
+    )
 
 
 def _check_covered(seq: int, state: changelog.CounterState) -> None:
@@ -54,7 +84,7 @@ def _delta_statement(checks_session: bool) -> Statement:
     columns (null once the task is deleted). With `checks_session`, no row at all unless the
     caller's session is live (`read_parameters`)."""
     changes = (
-        select(TaskChange.seq, TaskChange.task_id)
+        select(TaskChange.seq, TaskChange.task_id, TaskChange.entity)
         .where(TaskChange.user_id == bindparam("owner_id"), TaskChange.seq > bindparam("after"))
         .order_by(TaskChange.seq)
         .limit(bindparam("limit", type_=Integer))
@@ -65,12 +95,17 @@ def _delta_statement(checks_session: bool) -> Statement:
             *PUBLIC_COLUMNS,
             changes.c.seq.label("change"),
             changes.c.task_id.label("changed_task"),
+            changes.c.entity.label("changed_entity"),
             User.change_seq,
             User.change_floor,
         )
         .select_from(User)
         .outerjoin(changes, true())
-        .outerjoin(Task, (Task.id == changes.c.task_id) & (Task.user_id == User.id))
+        # The task, if it is one and the user may still see it (else: deleted for them).
+        .outerjoin(
+            Task,
+            (Task.id == changes.c.task_id) & (changes.c.entity == "task") & visible_tasks(User.id),
+        )
         .where(User.id == bindparam("owner_id"), *([SESSION_IS_LIVE] if checks_session else []))
         .order_by(changes.c.seq)
     )
@@ -103,7 +138,11 @@ def delta_from_rows(
     tasks: list[Record] = []
     deleted: list[uuid.UUID] = []
     seen: set[uuid.UUID] = set()
+    changed_lists: list[uuid.UUID] = []
     for row in changed:  # each task once, where it first changed
+        if row["changed_entity"] == "list":
+            changed_lists.append(row["changed_task"])
+            continue
         task_id = row["changed_task"]
         if task_id in seen:
             continue
@@ -114,7 +153,7 @@ def delta_from_rows(
         else:
             tasks.append(task_of(row))
     cursor = encode_cursor(user_id, changed[-1]["change"] if changed else after)
-    return SyncResult(tasks, deleted, cursor, has_more)
+    return SyncResult(tasks, deleted, cursor, has_more, [], [], tuple(changed_lists))
 
 
 def _task_members(row: Mapping[str, Any]) -> Record:
@@ -130,12 +169,13 @@ async def sync(
         return await _full_sync_page(connection, user_id, cursor, limit)
     values = {"owner_id": user_id, "after": cursor.seq, "limit": limit + 1}
     rows = await fetch_all(connection, DELTA_PAGE[False], values)
-    return delta_from_rows(user_id, cursor.seq, limit, rows, _task_members)
+    result = delta_from_rows(user_id, cursor.seq, limit, rows, _task_members)
+    return await resolve_lists(connection=connection, user_id=user_id, result=result)
 
 
 def full_sync_statement(user_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> AnySelect:
-    """Up to `limit` of the user's tasks after the id `after`, by id (ix_tasks_user_id)."""
-    statement = select(*PUBLIC_COLUMNS).where(Task.user_id == user_id)
+    """Up to `limit` of the tasks the user may see after the id `after`, by id."""
+    statement = select(*PUBLIC_COLUMNS).where(visible_tasks(literal(user_id, User.id.type)))
     if after is not None:
         statement = statement.where(Task.id > after)
     return statement.order_by(Task.id).limit(limit)
@@ -153,13 +193,20 @@ async def _full_sync_page(
         start, after = cursor.seq, cursor.after_task
     statement = full_sync_statement(user_id, after, limit + 1)
     rows = [dict(row) for row in (await connection.execute(statement)).mappings()]
+    # Every list comes with the first page (their changes after `start` follow as deltas).
+    all_lists = (
+        await lists.list_lists(connection=connection, user_id=user_id, archived=None)
+        if cursor is None
+        else []
+    )
     state = await changelog.counter(connection=connection, user_id=user_id)
     _check_covered(start, state)
     if len(rows) > limit:
         rows = rows[:limit]
-        return SyncResult(rows, [], encode_cursor(user_id, start, rows[-1]["id"]), True)
+        cursor_text = encode_cursor(user_id, start, rows[-1]["id"])
+        return SyncResult(rows, [], cursor_text, True, all_lists, [])
     # The scan is done; anything written since it started follows as a delta at once.
-    return SyncResult(rows, [], encode_cursor(user_id, start), state.seq > start)
+    return SyncResult(rows, [], encode_cursor(user_id, start), state.seq > start, all_lists, [])
 
 
 # --- live events -----------------------------------------------------------------------------
@@ -193,8 +240,11 @@ async def events_after(
     )
     if not changes:
         return EventBatch([], after, False)
-    ids = list({change.task_id for change in changes if change.kind != "deleted"})
+    ids = list({c.task_id for c in changes if c.kind != "deleted" and c.entity == "task"})
     current = await _tasks_by_id(connection, user_id, ids)
+    if any(change.entity == "list" for change in changes):
+        visible = await lists.list_lists(connection=connection, user_id=user_id, archived=None)
+        current.update({found["id"]: found for found in visible})
     events = [event for change in changes if (event := _event(user_id, change, current))]
     return EventBatch(events, changes[-1].seq, len(changes) == limit)
 
@@ -203,6 +253,15 @@ def _event(
     user_id: uuid.UUID, change: Change, current: dict[uuid.UUID, Record]
 ) -> TaskEvent | None:
     cursor = encode_cursor(user_id, change.seq)
+    if change.entity == "list":
+        found = current.get(change.task_id)
+        if change.kind == "deleted" or found is None:
+            data = json.dumps({"id": str(change.task_id)})
+            return TaskEvent(cursor, change.seq, "list.deleted", data)
+        name = "list.created" if change.kind == "created" else "list.updated"
+        return TaskEvent(
+            cursor, change.seq, name, ListPublic.model_validate(found).model_dump_json()
+        )
     if change.kind == "deleted":
         data = json.dumps({"id": str(change.task_id)})
         return TaskEvent(cursor, change.seq, "task.deleted", data)

@@ -99,7 +99,7 @@ class TaskPatch(Body):
     parent_id: uuid.UUID | None = Field(
         None, description="Move the task under this parent (null: the top level), at the end."
     )
-    assignee_id: uuid.UUID | None = None
+    assignee_id: uuid.UUID | None = Field(None, description="Null or a member of the list.")
 
     @field_validator("title", "priority", "completed", "tags", "list_id")
     @classmethod
