@@ -39,12 +39,27 @@ async function drag(page: Page, handle: Locator, target: Locator): Promise<void>
   await page.mouse.up();
 }
 
-/** The keyboard way, for people who cannot drag: Space picks up, arrows move, Space puts down. */
-async function moveByKeyboard(page: Page, handle: Locator, key: "ArrowUp" | "ArrowDown", times: number): Promise<void> {
+/**
+ * The keyboard way, for people who cannot drag: Space picks up, each arrow moves one place, Space
+ * puts down. Like a screen-reader user, it waits to hear each step: `places` are the positions
+ * announced after each arrow ("2 of 4"); `null` is a press that must not move it (an edge).
+ */
+async function moveByKeyboard(
+  page: Page,
+  name: string,
+  handle: Locator,
+  key: "ArrowUp" | "ArrowDown",
+  places: (string | null)[],
+  end: "Space" | "Escape" = "Space",
+): Promise<void> {
   await handle.focus();
   await page.keyboard.press("Space");
-  for (let i = 0; i < times; i++) await page.keyboard.press(key);
-  await page.keyboard.press("Space");
+  await expect(handle).toHaveAttribute("aria-pressed", "true"); // picked up
+  for (const place of places) {
+    await page.keyboard.press(key);
+    if (place) await expect(page.getByText(`“${name}” is now at position ${place}.`, { exact: true })).toBeAttached();
+  }
+  await page.keyboard.press(end);
 }
 
 test("the sidebar: lists created, renamed and coloured, reordered, archived and deleted", async ({ page }) => {
@@ -89,11 +104,11 @@ test("the sidebar: lists created, renamed and coloured, reordered, archived and 
   await expect(listNames(page)).toHaveText(["Inbox", "House", "Work"]);
   await page.reload();
   await expect(listNames(page)).toHaveText(["Inbox", "House", "Work"]);
-  await moveByKeyboard(page, sidebar(page).getByRole("button", { name: "Reorder list “Work”" }), "ArrowUp", 1);
+  await moveByKeyboard(page, "Work", sidebar(page).getByRole("button", { name: "Reorder list “Work”" }), "ArrowUp", ["2 of 3"]);
   await expect(listNames(page)).toHaveText(["Inbox", "Work", "House"]);
   await expect(status(page)).toHaveText("Moved the list “Work” to position 2.");
   // Never above the Inbox.
-  await moveByKeyboard(page, sidebar(page).getByRole("button", { name: "Reorder list “Work”" }), "ArrowUp", 2);
+  await moveByKeyboard(page, "Work", sidebar(page).getByRole("button", { name: "Reorder list “Work”" }), "ArrowUp", [null, null]);
   await page.reload();
   await expect(listNames(page)).toHaveText(["Inbox", "Work", "House"]);
   await page.screenshot({ path: path.join(SHOTS, "lists.png"), fullPage: true });
@@ -188,7 +203,7 @@ test("manual order: tasks reordered by dragging and from the keyboard, subtasks 
   await page.reload();
   await expect(titles(page)).toHaveText(["Delta", "Alpha", "Bravo", "Charlie"]);
 
-  await moveByKeyboard(page, handle("Alpha"), "ArrowDown", 2);
+  await moveByKeyboard(page, "Alpha", handle("Alpha"), "ArrowDown", ["3 of 4", "4 of 4"]);
   await expect(titles(page)).toHaveText(["Delta", "Bravo", "Charlie", "Alpha"]);
   await expect(status(page)).toHaveText("Moved “Alpha” after “Charlie”.");
   // dnd-kit's screen-reader announcement, in its own live region.
@@ -197,10 +212,8 @@ test("manual order: tasks reordered by dragging and from the keyboard, subtasks 
   await expect(titles(page)).toHaveText(["Delta", "Bravo", "Charlie", "Alpha"]);
 
   // Escape puts it back where it was.
-  await handle("Bravo").focus();
-  await page.keyboard.press("Space");
-  await page.keyboard.press("ArrowDown");
-  await page.keyboard.press("Escape");
+  await moveByKeyboard(page, "Bravo", handle("Bravo"), "ArrowDown", ["3 of 4"], "Escape");
+  await expect(page.getByText("Moving cancelled: “Bravo” went back to where it was.")).toBeAttached();
   await expect(titles(page)).toHaveText(["Delta", "Bravo", "Charlie", "Alpha"]);
 
   // Subtasks move among their siblings only, and a task moves with its subtasks.
@@ -212,9 +225,10 @@ test("manual order: tasks reordered by dragging and from the keyboard, subtasks 
     await expect(status(page)).toHaveText(`Added the subtask “${title}” to “Charlie”.`);
   }
   await form.getByRole("button", { name: "Done" }).click();
-  await moveByKeyboard(page, handle("three"), "ArrowUp", 5); // past "one": stays first of its siblings
+  // First among its siblings, further presses do not take it out of its parent.
+  await moveByKeyboard(page, "three", handle("three"), "ArrowUp", ["2 of 3", "1 of 3", null, null, null]);
   await expect(titles(page)).toHaveText(["Delta", "Bravo", "Charlie", "three", "one", "two", "Alpha"]);
-  await moveByKeyboard(page, handle("Charlie"), "ArrowUp", 2);
+  await moveByKeyboard(page, "Charlie", handle("Charlie"), "ArrowUp", ["2 of 4", "1 of 4"]);
   await expect(titles(page)).toHaveText(["Charlie", "three", "one", "two", "Delta", "Bravo", "Alpha"]);
   await page.reload();
   await expect(titles(page)).toHaveText(["Charlie", "three", "one", "two", "Delta", "Bravo", "Alpha"]);
