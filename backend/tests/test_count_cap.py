@@ -7,9 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.lists.models import TaskList
+from app.lists.positions import spread
 from app.tasks.listing import COUNT_CAP, search_text
 from app.tasks.models import Task
 
@@ -20,6 +22,13 @@ async def _add_tasks(engine: AsyncEngine, user_id: str, count: int, start: int) 
     """`count` tasks straight into the table (the API would take minutes), every other one
     completed, numbered from `start`, newest last."""
     base = datetime(2026, 1, 1, tzinfo=UTC)
+    async with engine.connect() as connection:
+        inbox = (
+            await connection.execute(
+                select(TaskList.id).where(TaskList.inbox_of == uuid.UUID(user_id))
+            )
+        ).scalar_one()
+    keys = spread(start + count)
     rows = [
         {
             "id": uuid.uuid4(),
@@ -29,6 +38,8 @@ async def _add_tasks(engine: AsyncEngine, user_id: str, count: int, start: int) 
             "completed": n % 2 == 1,
             "created_at": base + timedelta(seconds=n),
             "updated_at": base + timedelta(seconds=n),
+            "list_id": inbox,
+            "position": keys[n],
         }
         for n in range(start, start + count)
     ]

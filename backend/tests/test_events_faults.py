@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, insert, update
+from sqlalchemy import create_engine, insert, select, update
 
 from app.accounts.models import User
 from app.core.models import utcnow
@@ -56,6 +56,10 @@ async def test_a_client_that_never_reads_is_disconnected_not_buffered(
             owed = 8000  # about 42 MB of events
             engine = create_engine(f"sqlite:///{database}")
             with engine.begin() as connection:
+                # After the log's entries so far (the Inbox's creation, the task's).
+                logged = connection.execute(
+                    select(User.change_seq).where(User.id == user_id)
+                ).scalar_one()
                 rows = [
                     {
                         "user_id": user_id,
@@ -64,11 +68,11 @@ async def test_a_client_that_never_reads_is_disconnected_not_buffered(
                         "kind": "updated",
                         "at": utcnow(),
                     }
-                    for seq in range(2, owed + 2)
+                    for seq in range(logged + 1, logged + owed + 1)
                 ]
                 connection.execute(insert(TaskChange), rows)
                 connection.execute(
-                    update(User).where(User.id == user_id).values(change_seq=owed + 1)
+                    update(User).where(User.id == user_id).values(change_seq=logged + owed)
                 )
             engine.dispose()
 

@@ -121,9 +121,18 @@ SEMANTIC_422_MESSAGES = (
 )
 
 
+# From v3: ids in a body that name no task, or one that is not a sibling, or would make a
+# cycle or a fifth level; the Inbox's protection; and no list the caller can see (404).
+SEMANTIC_CODES = ("invalid_parent", "invalid_move", "invalid_assignee", "inbox_protected")
+
+
 def semantic_422(response: schemathesis.Response) -> bool:
+    if response.status_code == 404 and response.json().get("code") == "list_not_found":
+        return True
     if response.status_code != 422:
         return False
+    if response.json().get("code") in SEMANTIC_CODES:
+        return True
     errors = response.json()["detail"]
     return all(
         error["loc"][0] == "body" and any(m in error["msg"] for m in SEMANTIC_422_MESSAGES)
@@ -166,7 +175,12 @@ def test_workflows_follow_links_and_keep_answering_as_declared(api: Api) -> None
     """Stateful: create a task, then read, replace, patch and delete it (links inferred from
     the schema), with every check after every step."""
 
-    class Workflow(openapi.as_state_machine()):  # type: ignore[misc]
+    # A list's move answers the sidebar (an array), which the stateful phase takes for a
+    # created resource it then looks up by a link it cannot resolve; the operation itself is
+    # fuzzed above like every other.
+    stateful = openapi.exclude(path="/api/lists/{list_id}/move", method="POST")
+
+    class Workflow(stateful.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
             # Hypothesis replays scenarios, so each must start from the same state: no tasks.
             api.sign_in_new_first_user()

@@ -540,15 +540,25 @@ export interface components {
          * ListMove
          * @description Exactly one of the two: the list goes just before or just after that list.
          * @example {
-         *       "after_id": "00000000-0000-0000-0000-000000000001"
+         *       "after_id": "0b8e6f7a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
          *     }
          */
         ListMove: {
-            /** Before Id */
-            before_id?: string | null;
-            /** After Id */
-            after_id?: string | null;
-        };
+            /**
+             * Before Id
+             * Format: uuid
+             */
+            before_id?: string;
+            /**
+             * After Id
+             * Format: uuid
+             */
+            after_id?: string;
+        } & ({
+            before_id: string;
+        } | {
+            after_id: string;
+        });
         /**
          * ListPatch
          * @description Only the members sent change; `color: null` clears the colour.
@@ -1329,6 +1339,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `list_not_found`: List not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -2049,13 +2068,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `limit_reached`: You own the maximum of 500 lists (the Inbox included). */
+            /** @description Validation Error; or `limit_reached`: You own the maximum of 500 lists (the Inbox included). */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2206,13 +2225,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
+            /** @description Validation Error; or `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2315,13 +2334,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
+            /** @description Validation Error; or `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2399,13 +2418,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
+            /** @description Validation Error; or `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from app.accounts.dependencies import CurrentUser
 from app.accounts.errors import AUTH_ERRORS
 from app.core.database import ConnectionDep
-from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
+from app.core.errors import BODY_ERRORS, AppError, DatabaseUnavailable, responses
 from app.lists import service
 from app.lists.errors import (
     Forbidden,
@@ -41,6 +41,29 @@ IfMatch = Annotated[
 ]
 
 
+def _documented(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """`responses(...)`, where a 422 is either FastAPI's validation error or one of the 422
+    domain errors (`inbox_protected`, `limit_reached`)."""
+    declared = responses(*errors)
+    coded = [e for e in errors if e.status_code == 422]
+    if coded:
+        described = "; ".join(f"`{e.code}`: {e.detail}" for e in coded)
+        declared[422] = {
+            "description": f"Validation Error; or {described}",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/HTTPValidationError"},
+                            {"$ref": "#/components/schemas/ErrorBody"},
+                        ]
+                    }
+                }
+            },
+        }
+    return declared
+
+
 def _with_etag(found: dict[str, Any], response: Response) -> ListPublic:
     response.headers["ETag"] = etag(found["version"])
     return ListPublic.model_validate(found)
@@ -66,7 +89,7 @@ async def list_lists(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ListPublic,
-    responses={201: {"headers": ETAG_HEADER}, **responses(LimitReached, *BODY_ERRORS)},
+    responses={201: {"headers": ETAG_HEADER}, **_documented(LimitReached, *BODY_ERRORS)},
 )
 async def create_list(
     data: ListCreate, user: CurrentUser, connection: ConnectionDep, request: Request
@@ -111,7 +134,9 @@ async def get_list(
     response_model=ListPublic,
     responses={
         200: {"headers": ETAG_HEADER},
-        **responses(ListNotFound, Forbidden, ListPreconditionFailed, InboxProtected, *BODY_ERRORS),
+        **_documented(
+            ListNotFound, Forbidden, ListPreconditionFailed, InboxProtected, *BODY_ERRORS
+        ),
     },
 )
 async def update_list(
@@ -136,7 +161,7 @@ async def update_list(
 @router.delete(
     "/{list_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(ListNotFound, Forbidden, ListPreconditionFailed, InboxProtected),
+    responses=_documented(ListNotFound, Forbidden, ListPreconditionFailed, InboxProtected),
 )
 async def delete_list(
     list_id: uuid.UUID, user: CurrentUser, connection: ConnectionDep, if_match: IfMatch = None
@@ -153,7 +178,7 @@ async def delete_list(
 @router.post(
     "/{list_id}/move",
     response_model=list[ListPublic],
-    responses=responses(ListNotFound, InboxProtected, *BODY_ERRORS),
+    responses=_documented(ListNotFound, InboxProtected, *BODY_ERRORS),
 )
 async def move_list(
     list_id: uuid.UUID, data: ListMove, user: CurrentUser, connection: ConnectionDep

@@ -50,10 +50,19 @@ class ListPatch(Body):
 class ListMove(Body):
     """Exactly one of the two: the list goes just before or just after that list."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"after_id": str(uuid.UUID(int=1))}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"after_id": "0b8e6f7a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"}],
+            # Exactly one of the two, as a string.
+            "oneOf": [
+                {"required": ["before_id"], "properties": {"before_id": {"type": "string"}}},
+                {"required": ["after_id"], "properties": {"after_id": {"type": "string"}}},
+            ],
+        }
+    )
 
-    before_id: uuid.UUID | None = None
-    after_id: uuid.UUID | None = None
+    before_id: uuid.UUID | SkipJsonSchema[None] = None
+    after_id: uuid.UUID | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _one_anchor(self) -> "ListMove":

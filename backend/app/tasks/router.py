@@ -101,7 +101,7 @@ def _task_response(task: dict[str, Any], response: Response) -> TaskPublic:
 @router.get(
     "",
     response_model=list[TaskPublic],
-    responses={422: VALIDATION_ERROR},
+    responses={422: VALIDATION_ERROR, **responses(ListNotFound)},
     openapi_extra={"parameters": _query_parameters()},
 )
 async def list_tasks(
