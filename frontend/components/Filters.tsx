@@ -9,10 +9,14 @@ export type Sort = NonNullable<TaskQuery["sort"]>;
 export type Filters = { status: Status; search: string; tag: string; due: DueFilter; sort: Sort; page: number };
 
 export const PAGE_SIZE = 10;
-export const INITIAL_FILTERS: Filters = { status: "active", search: "", tag: "", due: "any", sort: "due", page: 1 };
+export const INITIAL_FILTERS: Filters = { status: "active", search: "", tag: "", due: "any", sort: "position", page: 1 };
 
-export function toQuery(f: Filters): TaskQuery {
-  const q: TaskQuery = { status: f.status, sort: f.sort, page: f.page, limit: PAGE_SIZE };
+/** The query for one page of the list, or (in manual order) for every task of it, page by page. */
+export function toQuery(f: Filters, listId: string): TaskQuery {
+  const q: TaskQuery =
+    f.sort === "position"
+      ? { list_id: [listId], status: "all", sort: "position", page: 1, limit: 100 }
+      : { list_id: [listId], status: f.status, sort: f.sort, page: f.page, limit: PAGE_SIZE };
   if (f.search.trim()) q.search = f.search.trim();
   if (f.tag) q.tag = [f.tag];
   const today = localDate(new Date());
@@ -72,6 +76,7 @@ export function FilterBar({ filters, tags, onChange }: Props) {
         </Field>
         <Field label="Sort">
           <select value={filters.sort} onChange={(e) => set({ sort: e.target.value as Sort })}>
+            <option value="position">Manual order</option>
             <option value="due">Due soonest</option>
             <option value="-created_at">Newest</option>
             <option value="created_at">Oldest</option>

@@ -1,15 +1,22 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { createApi, errorMessage, parseLink, type Tag, type Task } from "@/lib/api";
+import { createApi, errorMessage, type Task } from "@/lib/api";
 import { authClient } from "@/lib/auth-client";
 import { formatDue } from "@/lib/dates";
+import { useLists } from "@/lib/lists";
 import { useLiveEvents } from "@/lib/live";
+import { useTasks } from "@/lib/tasks";
+import { useTaskStructure } from "@/lib/structure";
+import { buildTree, levelOf } from "@/lib/tree";
 import { revokeToken } from "@/lib/token";
 import { FilterBar, INITIAL_FILTERS, PAGE_SIZE, toQuery, type Filters } from "./Filters";
+import { ListHeader } from "./ListHeader";
 import { Reminders } from "./Reminders";
+import { Sidebar } from "./Sidebar";
 import { TaskForm, type TaskFields } from "./TaskForm";
 import { TaskItem } from "./TaskItem";
+import { TaskTree } from "./TaskTree";
 
 type Conflict = { fields: TaskFields; etag: string };
 
@@ -24,10 +31,6 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
   const api = useMemo(() => createApi(apiUrl, () => void signOut()), [apiUrl, signOut]);
 
   const [filters, setFilters] = useState<Filters>(INITIAL_FILTERS);
-  const [tasks, setTasks] = useState<Task[] | null>(null);
-  const [total, setTotal] = useState(0);
-  const [links, setLinks] = useState<Record<string, string>>({});
-  const [tags, setTags] = useState<Tag[]>([]);
   const [editing, setEditing] = useState<Task | null>(null);
   const [lastEdited, setLastEdited] = useState<string | null>(null);
   const [conflict, setConflict] = useState<Conflict | null>(null);
@@ -35,30 +38,20 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
   const [error, setError] = useState<string | null>(null);
   const [live, setLive] = useState(false);
   const [reminders, setReminders] = useState<Task[]>([]);
-  const latestRequest = useRef(0);
   // Dates, zones and notifications are the browser's: render the app there only.
   const [mounted, setMounted] = useState(false);
   useEffect(() => setMounted(true), []);
 
-  const load = useCallback(async () => {
-    const request = ++latestRequest.current;
-    const [list, tagList] = await Promise.all([
-      api.GET("/api/tasks", { params: { query: toQuery(filters) } }),
-      api.GET("/api/tags"),
-    ]);
-    if (request !== latestRequest.current) return; // a newer load answered or will answer
-    if (list.error || !list.data) return setError(errorMessage(list.error));
-    setTasks(list.data);
-    setTotal(Number(list.response.headers.get("X-Total-Count") ?? list.data.length));
-    setLinks(parseLink(list.response.headers.get("Link")));
-    if (tagList.data) setTags(tagList.data);
-  }, [api, filters]);
-
-  // Typing in the search box reloads after a short pause, everything else at once.
-  useEffect(() => {
-    const timer = setTimeout(() => void load().catch(() => undefined), 200);
-    return () => clearTimeout(timer);
-  }, [load]);
+  const report = useCallback((said: string | null, problem: string | null) => {
+    if (said) setNotice(said);
+    setError(problem);
+  }, []);
+  const lists = useLists(api, report);
+  const listId = lists.selected?.id ?? null;
+  const query = useCallback((id: string) => toQuery(filters, id), [filters]);
+  const { tasks, setTasks, total, links, tags, load } = useTasks(api, listId, query, setError);
+  const manual = filters.sort === "position";
+  const structure = useTaskStructure(api, { tasks, setTasks, load, report });
 
   const reloadSoon = useRef<ReturnType<typeof setTimeout>>(undefined);
   useLiveEvents(api, apiUrl, {
@@ -66,6 +59,7 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
       clearTimeout(reloadSoon.current);
       reloadSoon.current = setTimeout(() => void load().catch(() => undefined), 100);
     },
+    onListsChange: () => void lists.load().catch(() => undefined),
     onReminder: (task) => {
       if ("Notification" in window && Notification.permission === "granted") {
         new Notification(`Reminder: ${task.title}`, {
@@ -80,7 +74,7 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
   });
 
   async function create(fields: TaskFields): Promise<boolean> {
-    const { data, error: problem } = await api.POST("/api/tasks", { body: fields });
+    const { data, error: problem } = await api.POST("/api/tasks", { body: { ...fields, list_id: listId } });
     if (!data) {
       setError(errorMessage(problem));
       return false;
@@ -172,7 +166,18 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
     );
   }
 
+  // A new version (reloaded after a conflict) is a new form: its fields start from that version.
+  const editorRow = (task: Task) => (
+    <div className="task editing" key={`${task.id}-${task.version}`}>
+      {editor(task)}
+    </div>
+  );
   const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const filtered = filters.search.trim() !== "" || filters.tag !== "" || filters.due !== "any";
+  const matchesStatus = (t: Task) => filters.status === "all" || t.completed === (filters.status === "completed");
+  const shown = tasks === null ? null : manual ? tasks.filter(matchesStatus) : tasks;
+  const moveTargets = lists.lists.filter((l) => l.id !== listId && !l.archived);
+  const taskActions = { onToggle: toggle, onEdit: setEditing, onDelete: remove, ...structure };
   return (
     <>
       <header className="top">
@@ -185,12 +190,28 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
           Sign out
         </button>
       </header>
+      {mounted && (
+      <div className="layout">
+        <Sidebar
+          lists={lists.lists}
+          selectedId={listId}
+          showArchived={lists.showArchived}
+          onSelect={(l) => {
+            lists.select(l.id);
+            setEditing(null);
+            setFilters((f) => ({ ...f, page: 1 }));
+          }}
+          onCreate={lists.create}
+          onMove={(l, anchor) => void lists.move(l, anchor)}
+          onShowArchived={lists.setShowArchived}
+        />
       <main id="main">
-        {mounted && (
-          <>
         <Reminders reminders={reminders} onDismiss={(id) => setReminders((r) => r.filter((t) => t.id !== id))} />
+        {lists.selected && (
+          <ListHeader list={lists.selected} countTasks={structure.countTasks} onChange={lists.change} onDelete={lists.remove} />
+        )}
         <TaskForm label="New task" submitLabel="Add task" onSubmit={create} />
-        <p className="sr-only" role="status" aria-live="polite">
+        <p className="sr-only" role="status" aria-live="polite" data-testid="announcer">
           {notice}
         </p>
         {notice && (
@@ -204,36 +225,50 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
           </p>
         )}
         <FilterBar filters={filters} tags={tags} onChange={(c) => setFilters((f) => ({ ...f, ...c }))} />
-        {editing && !tasks?.some((t) => t.id === editing.id) && (
+        {editing && !shown?.some((t) => t.id === editing.id) && (
           <div className="task editing" key={`${editing.id}-${editing.version}`}>
             {editor(editing)}
           </div>
         )}
-        {tasks === null ? (
+        {shown === null || tasks === null ? (
           <p>Loading…</p>
-        ) : tasks.length === 0 ? (
-          <p className="empty">{filters.search || filters.tag || filters.due !== "any" ? "No tasks match." : "No tasks yet."}</p>
+        ) : shown.length === 0 ? (
+          <p className="empty">{filtered ? "No tasks match." : "No tasks yet."}</p>
+        ) : manual ? (
+          <TaskTree
+            nodes={buildTree(tasks, matchesStatus)}
+            levels={levels(tasks)}
+            moveTargets={moveTargets}
+            actions={taskActions}
+            editor={(task) => (editing?.id === task.id ? editorRow(editing) : null)}
+            lastEdited={lastEdited}
+            onFocusReturned={() => setLastEdited(null)}
+          />
         ) : (
           <ul className="tasks" aria-label="Tasks">
-            {tasks.map((task) =>
-              editing?.id === task.id ? (
-                <li key={`${task.id}-${editing.version}`} className="task editing">
-                  {editor(editing)}
-                </li>
-              ) : (
-                <TaskItem
-                  key={task.id}
-                  task={task}
-                  onToggle={toggle}
-                  onEdit={setEditing}
-                  onDelete={remove}
-                  returnFocus={lastEdited === task.id}
-                  onFocusReturned={() => setLastEdited(null)}
-                />
-              ),
-            )}
+            {shown.map((task) => (
+              <TaskItem
+                key={editing?.id === task.id ? `${task.id}-${editing.version}` : task.id}
+                task={task}
+                onToggle={toggle}
+                onEdit={setEditing}
+                onDelete={remove}
+                moveTargets={moveTargets}
+                onMoveToList={structure.onMoveToList}
+                replaceRow={editing?.id === task.id ? editorRow(editing) : undefined}
+                returnFocus={lastEdited === task.id}
+                onFocusReturned={() => setLastEdited(null)}
+              />
+            ))}
           </ul>
         )}
+        {manual ? (
+          shown !== null && (
+            <p className="pager">
+              {shown.length} {shown.length === 1 ? "task" : "tasks"}
+            </p>
+          )
+        ) : (
         <nav className="pager" aria-label="Pages">
           <button
             type="button"
@@ -253,9 +288,16 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
             Next
           </button>
         </nav>
-          </>
         )}
       </main>
+      </div>
+      )}
     </>
   );
+}
+
+/** Each task's level in its list, from the tasks loaded (all of the list's, in manual order). */
+function levels(tasks: Task[]): Map<string, number> {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  return new Map(tasks.map((t) => [t.id, levelOf(t, byId)]));
 }

@@ -10,6 +10,9 @@ export type TaskCreate = components["schemas"]["TaskCreate"];
 export type TaskPatch = components["schemas"]["TaskPatch"];
 export type Tag = components["schemas"]["TagPublic"];
 export type TaskQuery = NonNullable<paths["/api/tasks"]["get"]["parameters"]["query"]>;
+export type TaskList = components["schemas"]["ListPublic"];
+/** Where a moved task or list goes among its siblings: next to one of them (neither = the end). */
+export type Anchor = { before_id: string } | { after_id: string };
 export type ApiClient = ReturnType<typeof createApi>;
 
 /**
@@ -44,9 +47,14 @@ export function errorMessage(error: unknown): string {
     const detail = (error as { detail: unknown }).detail;
     if (typeof detail === "string") return detail;
     if (Array.isArray(detail)) {
-      return detail
-        .map((d: { loc?: unknown[]; msg?: string }) => `${String(d.loc?.at(-1) ?? "")}: ${d.msg ?? ""}`)
-        .join("; ");
+      // loc is ["body", field, ...]: name the field (a member that may also be null gets one
+      // error per alternative, "…; Input should be None": the first says what is wrong).
+      const byField = new Map<string, string>();
+      for (const d of detail as { loc?: unknown[]; msg?: string }[]) {
+        const field = String(d.loc?.[1] ?? d.loc?.[0] ?? "");
+        if (!byField.has(field)) byField.set(field, d.msg ?? "");
+      }
+      return [...byField].map(([field, msg]) => `${field}: ${msg}`).join("; ");
     }
   }
   return "Something went wrong. Try again.";

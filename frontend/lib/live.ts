@@ -8,6 +8,8 @@ import type { ApiClient, Task } from "./api";
 
 export type LiveHandlers = {
   onChange: () => void;
+  /** A list was created, changed or deleted: the sidebar reloads (its tasks changed too). */
+  onListsChange: () => void;
   onReminder: (task: Task) => void;
   onStatus?: (connected: boolean) => void;
 };
@@ -53,6 +55,13 @@ export function useLiveEvents(api: ApiClient, apiUrl: string, handlers: LiveHand
       for (const type of ["task.created", "task.updated", "task.deleted"]) {
         es.addEventListener(type, (e) => {
           seen(e);
+          latest.current.onChange();
+        });
+      }
+      for (const type of ["list.created", "list.updated", "list.deleted"]) {
+        es.addEventListener(type, (e) => {
+          seen(e);
+          latest.current.onListsChange();
           latest.current.onChange();
         });
       }

@@ -1,7 +1,7 @@
 """auth_sessions: indexes for the session clean-up, built CONCURRENTLY on PostgreSQL
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 23:20:00
 
 The hourly clean-up (app/accounts/cleanup.py) looks for sessions that expired or were revoked
@@ -24,7 +24,7 @@ from alembic import op
 from app.core.concurrent_ddl import outside_transaction
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -47,8 +47,13 @@ export async function addTask(page: Page, task: NewTask): Promise<void> {
     if (task.tags) await form.getByLabel("Tags").fill(task.tags);
   }
   await form.getByRole("button", { name: "Add task" }).click();
-  await expect(page.getByRole("status")).toHaveText(`Added “${task.title}”.`);
+  await expect(status(page)).toHaveText(`Added “${task.title}”.`);
   await expect(form.getByLabel("Title")).toHaveValue("");
+}
+
+/** The app's own announcements (drag and drop has live regions of its own). */
+export function status(page: Page) {
+  return page.getByTestId("announcer");
 }
 
 export function taskItem(page: Page, title: string) {

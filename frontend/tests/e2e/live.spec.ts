@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import path from "node:path";
-import { addTask, newEmail, secondDevice, SHOTS, signUp, taskItem, titles, waitLive } from "./helpers";
+import { addTask, newEmail, secondDevice, SHOTS, signUp, status, taskItem, titles, waitLive } from "./helpers";
 
 test("a second device of the same user sees changes live", async ({ page, browser }) => {
   const email = newEmail("margaret");
@@ -17,7 +17,7 @@ test("a second device of the same user sees changes live", async ({ page, browse
   await expect(titles(page)).toHaveText(["Land on the moon"]);
   // Reopened here: back in the other device's Active list.
   await taskItem(page, "Land on the moon").getByRole("checkbox", { name: "Reopen “Land on the moon”" }).click();
-  await expect(page.getByRole("status")).toHaveText("Reopened “Land on the moon”.");
+  await expect(status(page)).toHaveText("Reopened “Land on the moon”.");
   await expect(titles(other.page)).toHaveText(["Land on the moon"]);
   await other.context.close();
 });

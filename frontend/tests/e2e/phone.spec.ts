@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import path from "node:path";
-import { addTask, isoDay, SHOTS, signUp, taskItem, titles } from "./helpers";
+import { addTask, isoDay, SHOTS, signUp, status, taskItem, titles } from "./helpers";
 
 test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
 
@@ -18,6 +18,20 @@ test("on a phone-sized screen everything fits and works from the keyboard", asyn
   await checkbox.focus();
   await page.keyboard.press("Space");
   await expect(titles(page)).toHaveText(["Buy stamps"]);
+
+  // Lists in a row above the tasks (scrolling sideways on their own), subtasks indented.
+  for (const name of ["Groceries", "Work projects", "Holiday"]) {
+    const form = page.getByRole("form", { name: "New list" });
+    await form.getByLabel("List name").fill(name);
+    await form.getByRole("button", { name: "Add list" }).click();
+    await expect(status(page)).toHaveText(`Created the list “${name}”.`);
+  }
+  await page.getByRole("navigation", { name: "Lists" }).getByRole("button", { name: "Inbox" }).click();
+  await taskItem(page, "Buy stamps").getByRole("button", { name: "Add a subtask to “Buy stamps”" }).click();
+  await page.getByRole("form", { name: "New subtask of “Buy stamps”" }).getByLabel("Subtask title").fill("Two first class");
+  await page.keyboard.press("Enter");
+  await expect(titles(page)).toHaveText(["Buy stamps", "Two first class"]);
+  await page.getByRole("form", { name: "New subtask of “Buy stamps”" }).getByRole("button", { name: "Done" }).click();
 
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);

@@ -1,16 +1,22 @@
 import { expect, test } from "@playwright/test";
 import path from "node:path";
-import { addTask, isoDay, newEmail, SHOTS, signIn, signUp, taskItem, titles } from "./helpers";
+import { addTask, isoDay, newEmail, SHOTS, signIn, signUp, status, taskItem, titles } from "./helpers";
 
-test("signing up lands on an empty list", async ({ page }) => {
+test("signing up lands on an empty Inbox", async ({ page }) => {
   await signUp(page, "Ada");
+  await expect(page.getByRole("navigation", { name: "Lists" }).getByRole("button", { name: "Inbox" })).toHaveAttribute(
+    "aria-current",
+    "page",
+  );
+  await expect(page.getByRole("heading", { name: "Inbox" })).toBeVisible();
   await expect(page.getByText("No tasks yet.")).toBeVisible();
-  await expect(page.getByText("Page 1 of 1 · 0 tasks")).toBeVisible();
+  await expect(page.getByText("0 tasks", { exact: true })).toBeVisible();
   await page.screenshot({ path: path.join(SHOTS, "empty-list.png") });
 });
 
 test("tasks with tags and due dates are found by filter and search", async ({ page }) => {
   await signUp(page, "Grace");
+  await page.getByLabel("Sort").selectOption("Due soonest");
   await addTask(page, { title: "Pay rent", tags: "home, money", due: isoDay(-2) });
   await addTask(page, { title: "Write report", tags: "work", due: isoDay(0), time: "23:59" });
   await addTask(page, { title: "Plan holiday", tags: "home" });
@@ -47,7 +53,7 @@ test("completing a recurring task moves it to its next date and keeps a complete
   const dueToday = await item.getByTestId("due").textContent();
 
   await item.getByRole("checkbox", { name: "Complete “Water plants”" }).click();
-  await expect(page.getByRole("status")).toContainText("is next due");
+  await expect(status(page)).toContainText("is next due");
   await expect(item.getByTestId("due")).not.toHaveText(dueToday ?? "");
   await expect(item.getByRole("checkbox")).not.toBeChecked(); // still open, at its next date
 
