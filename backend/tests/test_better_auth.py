@@ -443,7 +443,11 @@ async def test_key_carrying_headers_are_rejected_even_when_correctly_signed(
         {"iat": int(time.time()) + 3600},
         {"exp": "tomorrow"},
     ],
-    ids=lambda changes: ",".join(f"{k}={str(v)[:12]!r}" for k, v in changes.items()),
+    # Stable ids, the same in every pytest-xdist worker: not the hour-ahead timestamps.
+    ids=lambda changes: ",".join(
+        f"{k}=" + ("'in an hour'" if k in {"nbf", "iat"} else f"{str(v)[:12]!r}")
+        for k, v in changes.items()
+    ),
 )
 async def test_tokens_with_missing_or_bad_claims_are_rejected(
     changes: dict[str, Any], key_server: KeyServer, ks_client: httpx.AsyncClient
