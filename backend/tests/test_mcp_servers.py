@@ -113,7 +113,7 @@ async def test_calls_alternating_between_two_instances_all_succeed(
         ) as mcp,
     ):
         tools = await mcp.list_tools()
-        assert len(tools.tools) == 8
+        assert len(tools.tools) == 11
         ids = []
         for number in range(6):
             task = await call(mcp, "create_task", {"task": {"title": f"Task {number}"}})

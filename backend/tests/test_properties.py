@@ -152,8 +152,18 @@ def assert_task_shape(task: Task, owner_id: str) -> None:
         "tags",
         "series_id",
         "version",
+        # v3: every task is in a list (these bodies name none: the owner's Inbox), top level.
+        "list_id",
+        "parent_id",
+        "position",
+        "assignee_id",
+        "comment_count",
     }
     assert uuid.UUID(task["id"])
+    assert uuid.UUID(task["list_id"])
+    assert task["parent_id"] is None
+    assert task["assignee_id"] is None
+    assert task["comment_count"] == 0
     assert task["user_id"] == owner_id
     assert parse_time(task["created_at"]) <= parse_time(task["updated_at"])
 
