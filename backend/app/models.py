@@ -2,6 +2,7 @@
 
 from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
+from app.integrations.models import Webhook, WebhookDelivery
 from app.sync.models import EventTicket, IdempotencyKey, TaskChange
 from app.tasks.models import Task
 
@@ -15,4 +16,6 @@ __all__ = [
     "Task",
     "TaskChange",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]
