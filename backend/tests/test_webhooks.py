@@ -56,11 +56,14 @@ async def test_a_webhook_shows_its_secret_once(
 ) -> None:
     created = await create(client, auth_headers, description="chat", events=["task.completed"])
     assert created["secret"].startswith("whsec_")
-    assert created["enabled"] is True and created["disabled_reason"] is None
-    assert created["events"] == ["task.completed"] and created["description"] == "chat"
+    assert created["enabled"] is True
+    assert created["disabled_reason"] is None
+    assert created["events"] == ["task.completed"]
+    assert created["description"] == "chat"
     one = await client.get(f"/api/webhooks/{created['id']}", headers=auth_headers)
     listed = await client.get("/api/webhooks", headers=auth_headers)
-    assert one.status_code == 200 and "secret" not in one.json()
+    assert one.status_code == 200
+    assert "secret" not in one.json()
     assert [w["id"] for w in listed.json()] == [created["id"]]
     assert created["secret"] not in listed.text + one.text
 
@@ -78,11 +81,14 @@ async def test_patch_changes_only_what_is_sent_and_delete_removes(
     assert patched.status_code == 200, patched.text
     body = patched.json()
     assert body["events"] == ["task.created"]
-    assert body["enabled"] is False and body["description"] == "keep" and body["url"] == URL
+    assert body["enabled"] is False
+    assert body["description"] == "keep"
+    assert body["url"] == URL
     assert (await client.patch(path, json={"url": None}, headers=auth_headers)).status_code == 422
     assert (await client.delete(path, headers=auth_headers)).status_code == 204
     gone = await client.get(path, headers=auth_headers)
-    assert gone.status_code == 404 and gone.json()["code"] == "webhook_not_found"
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "webhook_not_found"
 
 
 async def test_another_users_webhook_is_not_found_everywhere(
@@ -113,7 +119,8 @@ async def test_another_users_webhook_is_not_found_everywhere(
         f"/api/webhooks/{mine['id']}/deliveries/{delivery_id}/redeliver",
         headers=other_user_headers,
     )
-    assert response.status_code == 404 and response.json()["code"] == "delivery_not_found"
+    assert response.status_code == 404
+    assert response.json()["code"] == "delivery_not_found"
 
 
 @pytest.mark.parametrize(
@@ -147,7 +154,8 @@ async def test_patching_to_an_unsafe_url_is_refused(
     created = await create(client, auth_headers)
     path = f"/api/webhooks/{created['id']}"
     response = await client.patch(path, json={"url": "https://10.0.0.1/"}, headers=auth_headers)
-    assert response.status_code == 422 and response.json()["code"] == "invalid_url"
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_url"
     assert (await client.get(path, headers=auth_headers)).json()["url"] == URL
 
 
@@ -172,7 +180,8 @@ async def test_an_eleventh_webhook_is_refused(
     response = await client.post(
         "/api/webhooks", json={"url": URL, "events": ["*"]}, headers=auth_headers
     )
-    assert response.status_code == 422 and response.json()["code"] == "limit_reached"
+    assert response.status_code == 422
+    assert response.json()["code"] == "limit_reached"
     assert len((await client.get("/api/webhooks", headers=auth_headers)).json()) == 10
 
 
@@ -212,7 +221,8 @@ async def test_each_change_queues_its_finest_event_for_subscribed_endpoints(
         "task.updated",
         "task.deleted",
     ]
-    assert queued[1]["data"]["completed"] is True and queued[1]["data"]["id"] == task["id"]
+    assert queued[1]["data"]["completed"] is True
+    assert queued[1]["data"]["id"] == task["id"]
     assert queued[4]["data"]["title"] == "renamed"
     assert queued[5]["data"] == {"id": task["id"]}
     assert all(d["timestamp"].endswith("Z") for d in queued)
@@ -256,7 +266,8 @@ async def test_a_disabled_endpoint_queues_nothing_and_refuses_tests(
     await client.post("/api/tasks", json={"title": "t"}, headers=auth_headers)
     assert await deliveries(engine) == []
     test = await client.post(f"{path}/test", headers=auth_headers)
-    assert test.status_code == 422 and test.json()["code"] == "webhook_disabled"
+    assert test.status_code == 422
+    assert test.json()["code"] == "webhook_disabled"
 
 
 async def test_another_users_change_reaches_only_their_endpoints(
@@ -286,6 +297,7 @@ async def test_rotating_returns_a_new_secret(
 
 async def test_unknown_ids_are_not_found(client: httpx.AsyncClient, auth_headers: Headers) -> None:
     response = await client.get(f"/api/webhooks/{uuid.uuid4()}", headers=auth_headers)
-    assert response.status_code == 404 and response.json()["code"] == "webhook_not_found"
+    assert response.status_code == 404
+    assert response.json()["code"] == "webhook_not_found"
     bad = await client.get("/api/webhooks/not-a-uuid", headers=auth_headers)
     assert bad.status_code == 422
