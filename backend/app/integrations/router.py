@@ -2,14 +2,14 @@
 redeliveries."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
 from app.accounts.dependencies import CurrentUser
 from app.accounts.errors import AUTH_ERRORS
 from app.core.database import ConnectionDep
-from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
+from app.core.errors import BODY_ERRORS, AppError, DatabaseUnavailable, responses
 from app.integrations import webhooks
 from app.integrations.errors import (
     DeliveryNotFound,
@@ -28,6 +28,29 @@ from app.integrations.schemas import (
     WebhookPublic,
     WebhookSecret,
 )
+
+
+def _responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """`responses(...)`, where a 422 may be ours (`{detail, code}`) or FastAPI's validation
+    error (`{detail: [...]}`): the schema says either, with an example of ours."""
+    declared = responses(*errors)
+    if 422 in declared:
+        ours = [error for error in errors if error.status_code == 422]
+        entry = declared[422]
+        entry.pop("model", None)
+        entry["description"] += "; or a validation error (FastAPI's shape)"
+        entry["content"] = {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/ErrorBody"},
+                        {"$ref": "#/components/schemas/HTTPValidationError"},
+                    ]
+                },
+                "example": {"detail": ours[0].detail, "code": ours[0].code},
+            }
+        }
+    return declared
 
 
 def _guard(request: Request) -> Guard:
@@ -49,7 +72,7 @@ ONE = "/{webhook_id}"
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(InvalidUrl, WebhookLimitReached, *BODY_ERRORS),
+    responses=_responses(InvalidUrl, WebhookLimitReached, *BODY_ERRORS),
 )
 async def create_webhook(
     data: WebhookCreate, user: CurrentUser, connection: ConnectionDep, guard: GuardDep
@@ -80,7 +103,7 @@ async def get_webhook(
     return WebhookPublic.model_validate(webhook)
 
 
-@router.patch(ONE, responses=responses(WebhookNotFound, InvalidUrl, *BODY_ERRORS))
+@router.patch(ONE, responses=_responses(WebhookNotFound, InvalidUrl, *BODY_ERRORS))
 async def update_webhook(
     webhook_id: uuid.UUID,
     data: WebhookPatch,
@@ -123,7 +146,7 @@ async def rotate_secret(
 @router.post(
     ONE + "/test",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=responses(WebhookNotFound, WebhookDisabled),
+    responses=_responses(WebhookNotFound, WebhookDisabled),
 )
 async def test_webhook(
     webhook_id: uuid.UUID, user: CurrentUser, connection: ConnectionDep
@@ -153,7 +176,7 @@ async def list_deliveries(
 @router.post(
     ONE + "/deliveries/{delivery_id}/redeliver",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=responses(WebhookNotFound, DeliveryNotFound, WebhookDisabled),
+    responses=_responses(WebhookNotFound, DeliveryNotFound, WebhookDisabled),
 )
 async def redeliver(
     webhook_id: uuid.UUID, delivery_id: uuid.UUID, user: CurrentUser, connection: ConnectionDep

@@ -26,9 +26,10 @@ EventList = Annotated[
 def _check_events(events: list[str] | None) -> list[str] | None:
     if events is None:
         return None
+    events = list(dict.fromkeys(events))  # each once, in the order given
     if ALL_EVENTS in events and len(events) > 1:
         raise ValueError('"*" stands alone: it already means every event')
-    return list(dict.fromkeys(events))  # each once, in the order given
+    return events
 
 
 class WebhookCreate(Body):
