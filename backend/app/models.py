@@ -2,6 +2,7 @@
 
 from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
+from app.integrations.models import Webhook, WebhookDelivery
 from app.lists.models import ListMember, TaskList
 from app.sync.models import EventTicket, IdempotencyKey, TaskChange
 from app.tasks.models import Task
@@ -18,4 +19,6 @@ __all__ = [
     "TaskChange",
     "TaskList",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]
