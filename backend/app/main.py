@@ -22,6 +22,7 @@ from app.core.errors import install_error_handlers
 from app.core.fast_reads import FastReads
 from app.core.logs import configure_logging
 from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
+from app.integrations import calendar_router
 from app.mcp import router as mcp_router
 from app.mcp.server import create_mcp
 from app.service import router as service_router
@@ -85,6 +86,7 @@ def create_app(
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
             {"name": "events", "description": "Live task changes (Server-Sent Events)."},
             {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
+            {"name": "calendar", "description": "Calendar feeds of the user's dated tasks."},
             {"name": "service", "description": "Liveness and database reachability."},
         ],
     )
@@ -108,6 +110,7 @@ def create_app(
     app.include_router(tasks_router.router)
     app.include_router(tags_router.router)
     app.include_router(accounts_router.router)
+    app.include_router(calendar_router.router)
     app.include_router(service_router.router)
     app.include_router(mcp_router.create_router(settings))
     app.router.routes.append(mcp.route)

@@ -2,12 +2,14 @@
 
 from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
+from app.integrations.calendar_models import CalendarFeed
 from app.sync.models import EventTicket, IdempotencyKey, TaskChange
 from app.tasks.models import Task
 
 __all__ = [
     "AuthSession",
     "Base",
+    "CalendarFeed",
     "EventTicket",
     "IdempotencyKey",
     "PersonalAccessToken",

@@ -149,15 +149,18 @@ class RequestContextMiddleware:
     def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
         route = scope.get("route")
         state = scope.get("state", {})
+        template = getattr(route, "path", None)
+        # A path whose token is the credential (a calendar feed's URL) is logged as its template.
+        shown = template if template and "{token}" in template else scope["path"]
         access_logger.info(
             "%s %s %s",
             scope["method"],
-            CONTROL_CHARACTERS.sub(lambda c: f"\\x{ord(c.group()):02x}", scope["path"]),
+            CONTROL_CHARACTERS.sub(lambda c: f"\\x{ord(c.group()):02x}", shown),
             status,
             extra={
                 "http": {
                     "method": scope["method"],
-                    "path": str(getattr(route, "path", None) or scope["path"]),
+                    "path": str(template or scope["path"]),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "request_id": request_id,
