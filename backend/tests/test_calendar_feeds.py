@@ -69,7 +69,8 @@ async def test_a_new_feed_has_a_secret_url_shown_once_and_stored_only_as_a_hash(
     assert feed["include_completed"] is False
     assert feed["list_ids"] is None
     token = feed_path(feed).removeprefix("/api/calendar/").removesuffix(".ics")
-    assert token.startswith("cal_") and len(token) > 40
+    assert token.startswith("cal_")
+    assert len(token) > 40
     assert feed["url"] == f"http://127.0.0.1:8000/api/calendar/{token}.ics"
     assert feed["webcal_url"] == f"webcal://127.0.0.1:8000/api/calendar/{token}.ics"
 
@@ -233,7 +234,8 @@ async def test_the_etag_changes_only_with_the_content_and_answers_304(
     assert etag.startswith('"')
 
     again = await client.get(feed_path(feed))
-    assert again.headers["etag"] == etag and again.content == first.content
+    assert again.headers["etag"] == etag
+    assert again.content == first.content
     not_modified = await client.get(feed_path(feed), headers={"If-None-Match": etag})
     assert not_modified.status_code == 304
     assert not_modified.content == b""
