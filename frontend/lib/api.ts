@@ -9,6 +9,8 @@ export type Task = components["schemas"]["TaskPublic"];
 export type TaskCreate = components["schemas"]["TaskCreate"];
 export type TaskPatch = components["schemas"]["TaskPatch"];
 export type Tag = components["schemas"]["TagPublic"];
+export type CalendarFeed = components["schemas"]["CalendarFeedPublic"];
+export type CalendarFeedCreated = components["schemas"]["CalendarFeedCreated"];
 export type TaskQuery = NonNullable<paths["/api/tasks"]["get"]["parameters"]["query"]>;
 export type ApiClient = ReturnType<typeof createApi>;
 
