@@ -23,6 +23,9 @@ from app.core.fast_reads import FastReads
 from app.core.logs import configure_logging
 from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
 from app.integrations import calendar_router
+from app.integrations import router as webhooks_router
+from app.integrations.guard import Guard
+from app.integrations.sender import WebhookSender, integration_jobs
 from app.mcp import router as mcp_router
 from app.mcp.server import create_mcp
 from app.service import router as service_router
@@ -58,15 +61,24 @@ def create_app(
     # Live events: this worker's open streams and the news between instances (app.sync.hub).
     events = EventHub(database, settings.events_broker_url)
     # Upkeep in every worker, at start and then periodically (app.core.background).
-    jobs = BackgroundJobs([session_cleanup_job(database), *sync_jobs(database, events)])
+    jobs = BackgroundJobs(
+        [session_cleanup_job(database), *sync_jobs(database, events), *integration_jobs(database)]
+    )
+    # Webhook deliveries: checked URLs only (app.integrations.guard), sent by every worker.
+    webhook_guard = Guard.from_settings(settings.webhook_allow_http, settings.webhook_allow_hosts)
+    sender = WebhookSender(database, settings, webhook_guard) if settings.webhook_sender else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await jobs.start()
+        if sender is not None:
+            await sender.start()
         # A mounted app's lifespan does not run: ours enters the MCP session manager.
         async with mcp.session_manager.run():
             yield
         await jobs.stop()
+        if sender is not None:
+            await sender.stop()
         await events.aclose()
         if better_auth is not None:
             await better_auth.aclose()
@@ -87,6 +99,10 @@ def create_app(
             {"name": "events", "description": "Live task changes (Server-Sent Events)."},
             {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
             {"name": "calendar", "description": "Calendar feeds of the user's dated tasks."},
+            {
+                "name": "webhooks",
+                "description": "Signed HTTP callbacks for every change the user can see.",
+            },
             {"name": "service", "description": "Liveness and database reachability."},
         ],
     )
@@ -94,6 +110,8 @@ def create_app(
     app.state.engine = engine
     app.state.database = database
     app.state.jobs = jobs
+    app.state.webhook_guard = webhook_guard
+    app.state.webhook_sender = sender
     app.state.events = events
     app.state.accounts = AccountContext(
         settings=settings,
@@ -109,6 +127,7 @@ def create_app(
     app.include_router(sync_router.router)
     app.include_router(tasks_router.router)
     app.include_router(tags_router.router)
+    app.include_router(webhooks_router.router)
     app.include_router(accounts_router.router)
     app.include_router(calendar_router.router)
     app.include_router(service_router.router)

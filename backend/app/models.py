@@ -3,6 +3,7 @@
 from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
 from app.integrations.calendar_models import CalendarFeed
+from app.integrations.models import Webhook, WebhookDelivery
 from app.sync.models import EventTicket, IdempotencyKey, TaskChange
 from app.tasks.models import Task
 
@@ -17,4 +18,6 @@ __all__ = [
     "Task",
     "TaskChange",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -1,7 +1,7 @@
 """calendar feeds
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-07 23:00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-# The newest revision on main when this was written; re-chained when merged after others.
-down_revision: str | None = "0006"
+# After the webhooks migration (merged into this branch); re-chained by the lead at merge.
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

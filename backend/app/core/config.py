@@ -1,5 +1,6 @@
 """Settings: one pydantic-settings model, read from the environment or `.env`, checked at start."""
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -84,11 +85,41 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1)
     graceful_shutdown_seconds: int = Field(20, ge=1)
 
+    # Webhooks (app.integrations). Only public https URLs, unless these two say otherwise (for
+    # tests and private deployments): CIDRs whose addresses are allowed, and plain http.
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = []
+    webhook_allow_http: bool = False
+    # A receiver that has not answered within this long is cut off (the attempt failed).
+    webhook_timeout_seconds: float = Field(15.0, gt=0)
+    # The sender: how often each worker looks for due deliveries, how long a claim holds a
+    # delivery (a sender that dies mid-send loses it to another after this), the first retry's
+    # wait (the schedule's other waits are multiples of it), and the sends in flight at once.
+    webhook_sender: bool = True
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_lease_seconds: float = Field(60.0, gt=0)
+    webhook_backoff_base_seconds: float = Field(5.0, gt=0)
+    webhook_concurrency: int = Field(32, ge=1)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for network in value:
+                try:
+                    ipaddress.ip_network(str(network), strict=False)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"expected CIDRs such as 127.0.0.1/32, got {network!r}"
+                    ) from exc
         return value
 
     @field_validator("mcp_resource_url")

@@ -9,7 +9,9 @@ How a write records itself (every task write, whatever its entry point):
 2. Change the task rows.
 3. `record_change(...)`: `UPDATE users SET change_seq = change_seq + n ... RETURNING` hands out
    the next numbers, and `task_changes(user_id, seq, task_id, kind, at)` gets one entry per
-   task changed, in the writing transaction.
+   task changed, in the writing transaction. The same call queues the user's webhook
+   deliveries for the change (`app.integrations.outbox`): where a change is recorded for a
+   user, that user's endpoints hear of it, in the same transaction.
 
 Why a cursor "everything after seq N" can never skip a change
 -------------------------------------------------------------
@@ -49,12 +51,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.models import User
 from app.core.models import utcnow
+from app.integrations.events import EventType
+from app.integrations.outbox import enqueue_task_events
 from app.sync.models import TaskChange
 from app.sync.news import note_news
 
 ChangeKind = Literal["created", "updated", "deleted", "reminder"]
 
 RETENTION = timedelta(days=30)
+# The webhook event of each kind of change, unless the write names a finer one.
+WEBHOOK_EVENTS: dict[ChangeKind, EventType] = {
+    "created": "task.created",
+    "updated": "task.updated",
+    "deleted": "task.deleted",
+    "reminder": "reminder",
+}
 
 _LOCK_COUNTER = (
     select(User.change_seq).where(User.id == bindparam("user_id")).with_for_update(key_share=True)
@@ -67,12 +78,17 @@ async def lock_changes(*, connection: AsyncConnection, user_id: uuid.UUID) -> No
 
 
 async def record_change(
-    *, connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID, kind: ChangeKind
+    *,
+    connection: AsyncConnection,
+    user_id: uuid.UUID,
+    task_id: uuid.UUID,
+    kind: ChangeKind,
+    event: EventType | None = None,
 ) -> int:
     """Record one change to one of the user's tasks, in the writing transaction; returns its
-    seq (the cursor just after it)."""
+    seq (the cursor just after it). `event`: the webhook event, when finer than `kind`'s."""
     return await record_changes(
-        connection=connection, user_id=user_id, task_ids=[task_id], kind=kind
+        connection=connection, user_id=user_id, task_ids=[task_id], kind=kind, event=event
     )
 
 
@@ -82,9 +98,11 @@ async def record_changes(
     user_id: uuid.UUID,
     task_ids: Sequence[uuid.UUID],
     kind: ChangeKind,
+    event: EventType | None = None,
 ) -> int:
-    """Record the same kind of change to several tasks (a bulk write), in order. The counter's
-    bump takes the user's lock if the write did not take it first (`lock_changes`)."""
+    """Record the same kind of change to several tasks (a bulk write), in order, and queue
+    the user's webhook deliveries of it (`event`, or the one of `kind`). The counter's bump
+    takes the user's lock if the write did not take it first (`lock_changes`)."""
     if not task_ids:
         raise ValueError("no changes to record")
     bump = (
@@ -101,6 +119,12 @@ async def record_changes(
         for n, task_id in enumerate(task_ids)
     ]
     await connection.execute(insert(TaskChange), rows)
+    await enqueue_task_events(
+        connection=connection,
+        user_id=user_id,
+        task_ids=task_ids,
+        event=event or WEBHOOK_EVENTS[kind],
+    )
     note_news(user_id)
     return last
 

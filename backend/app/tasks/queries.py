@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.models import User
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
 from app.core.statements import Statement, fetch_all
+from app.integrations.events import EventType
 from app.sync.changelog import record_change
 from app.tasks.errors import TaskNotFound
 from app.tasks.listing import PUBLIC_COLUMNS, Record, search_text
@@ -82,14 +83,21 @@ async def insert_task_row(*, connection: AsyncConnection, task: Record) -> None:
     )
 
 
-async def update_task_row(*, connection: AsyncConnection, task: Record) -> None:
+async def update_task_row(
+    *, connection: AsyncConnection, task: Record, event: EventType = "task.updated"
+) -> None:
+    """`event`: the webhook event of this change (`task.completed`, `task.reopened`, ...)."""
     values = _stored(task)
     for key in ("id", "user_id", "created_at"):
         values.pop(key)
     statement = update(Task).where(Task.id == task["id"], Task.user_id == task["user_id"])
     await connection.execute(statement.values(values))
     await record_change(  # sync hook: the change log
-        connection=connection, user_id=task["user_id"], task_id=task["id"], kind="updated"
+        connection=connection,
+        user_id=task["user_id"],
+        task_id=task["id"],
+        kind="updated",
+        event=event,
     )
 
 

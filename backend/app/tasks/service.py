@@ -18,6 +18,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.sessions import Caller
+from app.integrations.events import EventType
 from app.tasks import changes, listing, queries, tags
 from app.tasks.errors import PreconditionFailed, TagNotFound, TaskNotFound
 from app.tasks.schemas import TaskCreate, TaskPatch, TaskQuery, TaskUpdate
@@ -142,13 +143,23 @@ async def _update(
             connection=connection, task_ids=[completion.copy["id"]], tag_ids=copy_tag_ids
         )
         task = completion.moved
-    await queries.update_task_row(connection=connection, task=task)
+    await queries.update_task_row(
+        connection=connection, task=task, event=_webhook_event(current, members)
+    )
     if tag_ids is not None:
         removed = await tags.unlink_all(connection=connection, task_id=task_id)
         await tags.link(connection=connection, task_ids=[task_id], tag_ids=tag_ids)
         gone = set(removed) - set(tag_ids)
         await tags.delete_unused(connection=connection, owner_id=owner_id, tag_ids=gone)
     return _public(task)
+
+
+def _webhook_event(current: Record, members: Record) -> EventType:
+    """The finest webhook event of an update: completing a task (a recurring one moving on to
+    its next occurrence included) is `task.completed`, reopening it `task.reopened`."""
+    if "completed" in members and members["completed"] != current["completed"]:
+        return "task.completed" if members["completed"] else "task.reopened"
+    return "task.updated"
 
 
 def _check_precondition(current: Record, if_match: Versions) -> None:
