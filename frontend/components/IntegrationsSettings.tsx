@@ -6,6 +6,7 @@ import { createApi } from "@/lib/api";
 import { authClient } from "@/lib/auth-client";
 import { forgetToken } from "@/lib/token";
 import { CalendarFeeds } from "./CalendarFeeds";
+import { Webhooks } from "./Webhooks";
 
 /** The settings page: calendar feeds and webhooks, each a section of its own. */
 export function IntegrationsSettings({ apiUrl, userName }: { apiUrl: string; userName: string }) {
@@ -28,6 +29,7 @@ export function IntegrationsSettings({ apiUrl, userName }: { apiUrl: string; use
         </button>
       </header>
       <main id="main" className="settings">
+        <Webhooks api={api} />
         <CalendarFeeds api={api} />
       </main>
     </>

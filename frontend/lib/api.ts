@@ -11,6 +11,10 @@ export type TaskPatch = components["schemas"]["TaskPatch"];
 export type Tag = components["schemas"]["TagPublic"];
 export type CalendarFeed = components["schemas"]["CalendarFeedPublic"];
 export type CalendarFeedCreated = components["schemas"]["CalendarFeedCreated"];
+export type Webhook = components["schemas"]["WebhookPublic"];
+export type WebhookCreated = components["schemas"]["WebhookCreated"];
+export type Delivery = components["schemas"]["DeliveryPublic"];
+export type WebhookEvent = Exclude<components["schemas"]["WebhookCreate"]["events"][number], "*">;
 export type TaskQuery = NonNullable<paths["/api/tasks"]["get"]["parameters"]["query"]>;
 export type ApiClient = ReturnType<typeof createApi>;
 

@@ -12,7 +12,8 @@ test("a calendar feed is created, its webcal link copied and served, then revoke
   await expect(page.getByRole("heading", { name: "Integrations" })).toBeVisible();
   await expect(page.getByText("No calendar feeds yet.")).toBeVisible();
 
-  const form = page.getByRole("form", { name: "New calendar feed" });
+  const section = page.getByRole("region", { name: "Calendar feeds" });
+  const form = section.getByRole("form", { name: "New calendar feed" });
   await form.getByLabel("Feed name").fill("Phone");
   await form.getByRole("button", { name: "Create feed" }).click();
   const secret = page.getByRole("group", { name: "New feed link" });
@@ -21,7 +22,7 @@ test("a calendar feed is created, its webcal link copied and served, then revoke
   await expect(page.getByRole("list", { name: "Calendar feeds" }).getByRole("listitem")).toHaveText([/Phone/]);
 
   await secret.getByRole("button", { name: "Copy link" }).click();
-  await expect(page.getByRole("status").first()).toHaveText(/Copied the webcal:\/\/ link/);
+  await expect(section.getByRole("status")).toHaveText(/Copied the webcal:\/\/ link/);
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(link);
   await page.screenshot({ path: path.join(SHOTS, "integrations.png"), fullPage: true });
 
@@ -41,7 +42,7 @@ test("a calendar feed is created, its webcal link copied and served, then revoke
   expect(await page.content()).not.toContain(link.split("/").at(-1) ?? "never");
 
   await page.getByRole("button", { name: "Revoke “Phone”" }).click();
-  await expect(page.getByRole("status").first()).toHaveText("Revoked “Phone”: its link no longer works.");
+  await expect(section.getByRole("status")).toHaveText("Revoked “Phone”: its link no longer works.");
   await expect(page.getByText("No calendar feeds yet.")).toBeVisible();
   expect((await page.request.get(feedUrl)).status()).toBe(404);
 });
