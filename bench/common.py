@@ -47,6 +47,7 @@ SCENARIOS = (
     "scaleout",
     "large",
     "sqlite",
+    "webhooks",
 )
 ONLY = {s.strip() for s in (os.environ.get("BENCH_ONLY") or ",".join(SCENARIOS)).split(",") if s.strip()}
 

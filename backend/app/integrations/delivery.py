@@ -29,6 +29,7 @@ class Claimed:
     url: str
     secrets: list[str]  # the current secret first, then one in its rotation grace period
     lease: str  # the claim's token
+    failing: bool = False  # the endpoint has failed since its last success
 
 
 @dataclass(frozen=True)

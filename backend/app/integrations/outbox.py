@@ -72,7 +72,7 @@ async def enqueue(
     at = utcnow()
     text = body(event, at, data)
     rows = [delivery_row(endpoint, event, text, at) for endpoint in endpoints]
-    await connection.execute(insert(WebhookDelivery).values(rows))
+    await connection.execute(insert(WebhookDelivery), rows)
     return len(rows)
 
 
@@ -106,5 +106,6 @@ async def enqueue_task_events(
         for endpoint in endpoints
     ]
     if rows:
-        await connection.execute(insert(WebhookDelivery).values(rows))
+        # executemany: one cached statement whatever the number of rows.
+        await connection.execute(insert(WebhookDelivery), rows)
     return len(rows)

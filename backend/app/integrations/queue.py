@@ -13,11 +13,11 @@ statements run without SKIP LOCKED, which SQLite's database-wide write lock make
 
 import random
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.models import utcnow
@@ -59,6 +59,7 @@ async def claim(
             Webhook.secret,
             Webhook.previous_secret,
             Webhook.previous_secret_expires_at,
+            Webhook.failing_since,
         )
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
         .where(
@@ -91,6 +92,7 @@ async def claim(
             url=row.url,
             secrets=_secrets(row, now),
             lease=token,
+            failing=row.failing_since is not None,
         )
         for row in rows
     ]
@@ -104,38 +106,65 @@ def _secrets(row: Any, now: datetime) -> list[str]:
     return secrets
 
 
-async def record(
-    *, connection: AsyncConnection, claimed: Claimed, result: Result, backoff_base: float
-) -> bool:
-    """Record an attempt's outcome while the claim holds; False when it no longer did."""
-    now = utcnow()
+_RECORD = (
+    update(WebhookDelivery)
+    .where(
+        WebhookDelivery.id == bindparam("delivery_id"),
+        WebhookDelivery.lease == bindparam("claim"),
+    )
+    .values(
+        status=bindparam("new_status"),
+        attempts=bindparam("new_attempts"),
+        last_status_code=bindparam("status_code"),
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("next_at", type_=WebhookDelivery.next_attempt_at.type),
+        lease=None,
+    )
+)
+
+
+def _outcome(claimed: Claimed, result: Result, backoff_base: float, now: datetime) -> Any:
     attempts = claimed.attempts + 1
-    values: dict[str, Any] = {
-        "attempts": attempts,
-        "last_status_code": result.status_code,
-        "last_error": result.error,
-        "lease": None,
-    }
+    status, next_at = "pending", None
     if result.succeeded:
-        values |= {"status": "succeeded", "next_attempt_at": None}
+        status = "succeeded"
     else:
         wait = result.retry_after
         if wait is None or attempts > len(BACKOFF_STEPS):
             wait = backoff(attempts, backoff_base)
         if wait is None:
-            values |= {"status": "failed", "next_attempt_at": None}
+            status = "failed"
         else:
-            values["next_attempt_at"] = now + timedelta(seconds=wait)
-    statement = (
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == claimed.id, WebhookDelivery.lease == claimed.lease)
-        .values(values)
-        .returning(WebhookDelivery.id)
-    )
-    if (await connection.execute(statement)).first() is None:
-        return False
-    await _update_endpoint(connection, claimed.webhook_id, result, now)
-    return True
+            next_at = now + timedelta(seconds=wait)
+    return {
+        "delivery_id": claimed.id,
+        "claim": claimed.lease,
+        "new_status": status,
+        "new_attempts": attempts,
+        "status_code": result.status_code,
+        "error": result.error,
+        "next_at": next_at,
+    }
+
+
+async def record(
+    *,
+    connection: AsyncConnection,
+    outcomes: Sequence[tuple[Claimed, Result]],
+    backoff_base: float,
+) -> None:
+    """Record attempts' outcomes, in one statement (each only while its claim still holds:
+    a sender that outlived its lease leaves the row to the one that claimed it since), then
+    what they say about their endpoints."""
+    if not outcomes:
+        return
+    now = utcnow()
+    rows = [_outcome(claimed, result, backoff_base, now) for claimed, result in outcomes]
+    await connection.execute(_RECORD, rows)
+    for claimed, result in outcomes:
+        if result.succeeded and not claimed.failing:
+            continue  # the common case: nothing to change
+        await _update_endpoint(connection, claimed.webhook_id, result, now)
 
 
 async def _update_endpoint(

@@ -19,7 +19,7 @@ from app.core.background import PeriodicJob
 from app.core.config import Settings
 from app.core.database import Database
 from app.integrations import queue
-from app.integrations.delivery import Claimed, attempt, sender_client
+from app.integrations.delivery import Claimed, Result, attempt, sender_client
 from app.integrations.guard import Guard
 
 logger = logging.getLogger("app.webhooks")
@@ -45,6 +45,8 @@ class WebhookSender:
         self._in_flight: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._by_endpoint: Counter[uuid.UUID] = Counter()
         self._wake = asyncio.Event()
+        self._open: _Batch | None = None  # the outcomes waiting to be recorded
+        self._flushing: asyncio.Task[None] | None = None
         self._loop: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -53,6 +55,8 @@ class WebhookSender:
     async def stop(self) -> None:
         """Stop at once: deliveries in flight are dropped and sent again after their lease."""
         tasks = [*self._in_flight.values(), *([self._loop] if self._loop else [])]
+        if self._flushing is not None:
+            tasks.append(self._flushing)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -108,21 +112,56 @@ class WebhookSender:
     async def _send(self, claimed: Claimed) -> None:
         try:
             result = await attempt(self.client, self.guard, claimed, self.timeout)
-            async with self.database.admitted(), self.database.engine.begin() as connection:
-                await queue.record(
-                    connection=connection,
-                    claimed=claimed,
-                    result=result,
-                    backoff_base=self.backoff_base,
-                )
-        except Exception as exc:  # the database is down: the lease runs out, it is sent again
-            logger.warning("webhook %s: recording failed (%s)", claimed.id, type(exc).__name__)
+            await self._recorded(claimed, result)
         finally:
             self._in_flight.pop(claimed.id, None)
             self._by_endpoint[claimed.webhook_id] -= 1
             if self._by_endpoint[claimed.webhook_id] <= 0:
                 del self._by_endpoint[claimed.webhook_id]
             self._wake.set()
+
+    async def _recorded(self, claimed: Claimed, result: Result) -> None:
+        """Until the outcome is recorded. Outcomes are recorded in batches, one transaction
+        each, one batch after the other: those that end while a batch is being written join
+        the next one (under load, one commit for many attempts). A delivery's slot is free
+        once its batch is written, or failed to be: then its lease runs out and it is sent
+        again."""
+        if self._open is None:
+            batch = _Batch()
+            self._open = batch
+            self._flushing = asyncio.create_task(self._flush(batch, self._flushing))
+        self._open.outcomes.append((claimed, result))
+        await asyncio.shield(self._open.written)
+
+    async def _flush(self, batch: "_Batch", previous: asyncio.Task[None] | None) -> None:
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])
+            if self._open is batch:
+                self._open = None  # from here on, outcomes go to the next batch
+            async with self.database.admitted(), self.database.engine.begin() as connection:
+                await queue.record(
+                    connection=connection,
+                    outcomes=batch.outcomes,
+                    backoff_base=self.backoff_base,
+                )
+        except Exception as exc:
+            logger.warning(
+                "webhooks: recording %d outcomes failed (%s)",
+                len(batch.outcomes),
+                type(exc).__name__,
+            )
+        finally:
+            if self._open is batch:
+                self._open = None
+            if not batch.written.done():
+                batch.written.set_result(None)
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[Claimed, Result]] = []
+        self.written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 async def prune_delivery_log(database: Database, size: int = 1000) -> int:

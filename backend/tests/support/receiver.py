@@ -118,17 +118,25 @@ class Receiver:
 
         return Handler
 
+    def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1:`port` (0: any free port; the same port again after `stop`)."""
+        server = ThreadingHTTPServer(("127.0.0.1", port), self.handler())
+        server.daemon_threads = True
+        self.server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening: connections are refused until `start` again."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
 
 @contextmanager
 def running_receiver() -> Iterator[Receiver]:
     receiver = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), receiver.handler())
-    server.daemon_threads = True
-    receiver.server = server
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    receiver.start()
     try:
         yield receiver
     finally:
-        server.shutdown()
-        server.server_close()
+        receiver.stop()
