@@ -26,6 +26,7 @@ from app.core.fast_reads import FastReads
 from app.core.logs import configure_logging
 from app.core.metrics import GaugeSampler, HttpMetrics, forget_dead_workers, worker_stopped
 from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
+from app.integrations import calendar_router
 from app.integrations import router as webhooks_router
 from app.integrations.guard import Guard
 from app.integrations.sender import WebhookSender, integration_jobs
@@ -133,6 +134,7 @@ def create_app(
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
             {"name": "events", "description": "Live task changes (Server-Sent Events)."},
             {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
+            {"name": "calendar", "description": "Calendar feeds of the user's dated tasks."},
             {
                 "name": "webhooks",
                 "description": "Signed HTTP callbacks for every change the user can see.",
@@ -169,6 +171,7 @@ def create_app(
     app.include_router(tags_router.router)
     app.include_router(webhooks_router.router)
     app.include_router(accounts_router.router)
+    app.include_router(calendar_router.router)
     app.include_router(service_router.router)
     if settings.metrics_enabled:
         app.include_router(service_router.metrics_router)

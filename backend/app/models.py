@@ -2,6 +2,7 @@
 
 from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
+from app.integrations.calendar_models import CalendarFeed
 from app.integrations.models import Webhook, WebhookDelivery
 from app.lists.models import ListMember, TaskList
 from app.sync.models import EventTicket, IdempotencyKey, TaskChange
@@ -10,6 +11,7 @@ from app.tasks.models import Task
 __all__ = [
     "AuthSession",
     "Base",
+    "CalendarFeed",
     "EventTicket",
     "IdempotencyKey",
     "ListMember",

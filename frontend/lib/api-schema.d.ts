@@ -460,6 +460,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/calendar-feeds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Calendar Feeds
+         * @description Your calendar feeds, newest first (never their URLs).
+         */
+        get: operations["list_calendar_feeds_api_calendar_feeds_get"];
+        put?: never;
+        /**
+         * Create Calendar Feed
+         * @description Create a calendar feed of your dated tasks. Its URL is in this response only: the token
+         *     in it is stored as a hash. Subscribe to it in a calendar app (`webcal_url` opens one).
+         */
+        post: operations["create_calendar_feed_api_calendar_feeds_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/calendar-feeds/{feed_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Calendar Feed
+         * @description Revoke a calendar feed: its URL answers 404 from the next request on.
+         */
+        delete: operations["delete_calendar_feed_api_calendar_feeds__feed_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/calendar/{token}.ics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Calendar Feed
+         * @description A calendar feed (no other authentication: the URL's token is the credential). One
+         *     event per dated task: all-day on its date, or an hour from `due_at` in its zone.
+         */
+        get: operations["calendar_feed_api_calendar__token__ics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -513,6 +579,79 @@ export interface components {
              */
             expires_in: number;
             user: components["schemas"]["UserPublic"];
+        };
+        /** CalendarFeedCreate */
+        CalendarFeedCreate: {
+            /**
+             * Name
+             * @description The calendar's name in the subscriber's calendar app.
+             * @default Tasks
+             */
+            name?: string;
+            /**
+             * List Ids
+             * @description Only the tasks of these lists (each one the caller can see, else 404 `list_not_found`); left out or null: every list the caller can see.
+             */
+            list_ids?: string[] | null;
+            /**
+             * Include Completed
+             * @description Also show completed tasks.
+             * @default false
+             */
+            include_completed?: boolean;
+        };
+        /** CalendarFeedCreated */
+        CalendarFeedCreated: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** List Ids */
+            list_ids: string[] | null;
+            /** Include Completed */
+            include_completed: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Url
+             * @description The feed's address (`GET`, no other authentication), shown only in this response: the token in it is stored hashed. Anyone with it can read the feed.
+             * @example https://todo.example.com/api/calendar/cal_3q2…Zx.ics
+             */
+            url: string;
+            /**
+             * Webcal Url
+             * @description The same address with the `webcal://` scheme, which opens the calendar app's subscribe dialog.
+             * @example webcal://todo.example.com/api/calendar/cal_3q2…Zx.ics
+             */
+            webcal_url: string;
+        };
+        /**
+         * CalendarFeedPublic
+         * @description A calendar feed as listed: never its URL, which holds the secret token.
+         */
+        CalendarFeedPublic: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** List Ids */
+            list_ids: string[] | null;
+            /** Include Completed */
+            include_completed: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /** DeliveryPublic */
         DeliveryPublic: {
@@ -2055,19 +2194,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_url`: The URL must be a public https URL without credentials.; `limit_reached`: A user has at most 10 webhooks; delete one first.; or a validation error (FastAPI's shape) */
+            /** @description `invalid_url`: The URL must be a public https URL without credentials.; `limit_reached`: A user has at most 10 webhooks; delete one first. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "The URL must be a public https URL without credentials.",
-                     *       "code": "invalid_url"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2267,19 +2400,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_url`: The URL must be a public https URL without credentials.; or a validation error (FastAPI's shape) */
+            /** @description `invalid_url`: The URL must be a public https URL without credentials. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "The URL must be a public https URL without credentials.",
-                     *       "code": "invalid_url"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2397,19 +2524,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `webhook_disabled`: The webhook is disabled; enable it first.; or a validation error (FastAPI's shape) */
+            /** @description `webhook_disabled`: The webhook is disabled; enable it first. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "The webhook is disabled; enable it first.",
-                     *       "code": "webhook_disabled"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2531,19 +2652,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `webhook_disabled`: The webhook is disabled; enable it first.; or a validation error (FastAPI's shape) */
+            /** @description `webhook_disabled`: The webhook is disabled; enable it first. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "detail": "The webhook is disabled; enable it first.",
-                     *       "code": "webhook_disabled"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -3174,6 +3289,294 @@ export interface operations {
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_calendar_feeds_api_calendar_feeds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeedPublic"][];
+                };
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `personal_token_forbidden`: A personal access token cannot manage personal access tokens; sign in with your account instead. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_calendar_feed_api_calendar_feeds_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CalendarFeedCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CalendarFeedCreated"];
+                };
+            };
+            /** @description `bad_request`: The request body could not be parsed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `personal_token_forbidden`: A personal access token cannot manage personal access tokens; sign in with your account instead. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `list_not_found`: List not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the 1 MiB limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_calendar_feed_api_calendar_feeds__feed_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                feed_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `personal_token_forbidden`: A personal access token cannot manage personal access tokens; sign in with your account instead. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `calendar_feed_not_found`: Calendar feed not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    calendar_feed_api_calendar__token__ics_get: {
+        parameters: {
+            query?: never;
+            header?: {
+                "if-none-match"?: string | null;
+            };
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The feed (RFC 5545), with a strong `ETag`. */
+            200: {
+                headers: {
+                    /** @description The content's tag. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example BEGIN:VCALENDAR
+                     *     VERSION:2.0
+                     *     PRODID:-//Todo API//Calendar feed//EN
+                     *     X-WR-CALNAME:Tasks
+                     *     REFRESH-INTERVAL;VALUE=DURATION:PT1H
+                     *     …
+                     *     BEGIN:VEVENT
+                     *     SUMMARY:Buy milk
+                     *     DTSTART;VALUE=DATE:20261208
+                     *     DTEND;VALUE=DATE:20261209
+                     *     UID:0b9c…
+                     *     END:VEVENT
+                     *     END:VCALENDAR
+                     */
+                    "text/calendar": string;
+                };
+            };
+            /** @description `If-None-Match` names the current `ETag`: the copy is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `calendar_feed_not_found`: Calendar feed not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description `database_unavailable`: The database is unavailable; try again shortly. */
             503: {
                 headers: {
                     /** @description Seconds to wait before trying again. */

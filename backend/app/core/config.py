@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     # The public URL of the MCP endpoint: the audience OAuth tokens for it must carry, and what
     # its metadata and Host checks name. Default: http://{HOST}:{PORT}/mcp (see `mcp_resource`).
     mcp_resource_url: str | None = None
+    # Where clients reach the service (calendar feed URLs). Default: http://{HOST}:{PORT}.
+    public_url: str | None = None
 
     rate_limit_storage_url: str | None = None
     # redis://... : instances tell each other which users' change logs grew (app.sync.broker).
@@ -155,6 +157,20 @@ class Settings(BaseSettings):
             raise ValueError("must not have a query or fragment")
         return value.rstrip("/")
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ValueError(
+                f"expected an http(s) URL such as https://todo.example.com, got {value!r}"
+            )
+        if parsed.query or parsed.fragment or parsed.username or parsed.password:
+            raise ValueError("must not have a query, fragment or credentials")
+        return value.rstrip("/")
+
     @field_validator("login_rate_limit", "register_rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -200,6 +216,14 @@ class Settings(BaseSettings):
             return self.mcp_resource_url
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/mcp"
+
+    @property
+    def public_origin(self) -> str:
+        """PUBLIC_URL, or the URL of the service where this process listens."""
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @cached_property
     def login_limit(self) -> RateLimitItem:

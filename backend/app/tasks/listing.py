@@ -2,6 +2,7 @@
 the caller's session checked inside it (see `app.accounts.sessions`)."""
 
 import functools
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,6 +323,31 @@ def list_statements(*, caller: Caller, query: TaskQuery) -> tuple[AnySelect, ...
 
 
 Record = dict[str, Any]
+
+
+@functools.cache
+def _dated_statement(*, include_completed: bool) -> Statement:
+    """Every dated task the owner sees, by due instant: the list page's own filters (the
+    owner's visibility condition among them), so the calendar feeds see what the list shows."""
+    shape = ListShape(
+        status="all" if include_completed else "active",
+        by_priority=False,
+        by_search=False,
+        sort="due",
+        checks_session=False,
+        has_due=True,
+    )
+    columns = (*PUBLIC_COLUMNS, Task.recurrence_anchor)
+    return Statement(select(*columns).where(*_filters(shape)).order_by(Task.due_at, Task.id))
+
+
+async def dated_tasks(
+    *, connection: AsyncConnection, owner_id: uuid.UUID, include_completed: bool
+) -> list[Record]:
+    """Every dated task the owner can see (open ones, or all), earliest due first, with each
+    recurring task's anchor: for the calendar feeds, which have no session to check."""
+    statement = _dated_statement(include_completed=include_completed)
+    return await fetch_all(connection, statement, read_parameters(Caller(owner_id, None)))
 
 
 async def list_tasks(
