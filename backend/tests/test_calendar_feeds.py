@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.integrations.calendar_models import CalendarFeed
 from tests.conftest import bearer, make_client, make_settings, register
+from tests.support.membership import add_member, remove_member, user_id_of
 
 pytestmark = pytest.mark.anyio
 
@@ -392,3 +393,57 @@ async def test_concurrent_deletes_of_one_feed_succeed_once(
     responses = await asyncio.gather(*(client.delete(path, headers=auth_headers) for _ in range(5)))
     assert sorted(r.status_code for r in responses) == [204, 404, 404, 404, 404]
     assert (await client.get(feed_path(feed))).status_code == 404
+
+
+async def make_list(client: httpx.AsyncClient, headers: dict[str, str], name: str) -> Any:
+    response = await client.post("/api/lists", json={"name": name}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def test_a_feed_naming_lists_shows_only_their_tasks(
+    client: httpx.AsyncClient, auth_headers: dict[str, str]
+) -> None:
+    work = await make_list(client, auth_headers, "Work")
+    home = await make_list(client, auth_headers, "Home")
+    in_work = await create_task(client, auth_headers, due_date="2030-05-01", list_id=work["id"])
+    in_home = await create_task(client, auth_headers, due_date="2030-05-02", list_id=home["id"])
+    await create_task(client, auth_headers, due_date="2030-05-03")  # in the Inbox
+    only_work = await create_feed(client, auth_headers, list_ids=[work["id"]])
+    assert only_work["list_ids"] == [work["id"]]
+    assert set(events_by_uid(await read_feed(client, only_work))) == {in_work["id"]}
+    both = await create_feed(client, auth_headers, list_ids=[work["id"], home["id"]])
+    assert set(events_by_uid(await read_feed(client, both))) == {in_work["id"], in_home["id"]}
+    everything = await create_feed(client, auth_headers)
+    assert len(events_by_uid(await read_feed(client, everything))) == 3
+
+
+async def test_another_users_list_is_not_found_and_its_tasks_never_show(
+    client: httpx.AsyncClient,
+    auth_headers: dict[str, str],
+    other_user_headers: dict[str, str],
+    engine: AsyncEngine,
+) -> None:
+    theirs = await make_list(client, other_user_headers, "Theirs")
+    hidden = await create_task(
+        client, other_user_headers, due_date="2030-05-01", list_id=theirs["id"]
+    )
+    mine = await make_list(client, auth_headers, "Mine")
+    response = await client.post(
+        "/api/calendar-feeds", json={"list_ids": [mine["id"], theirs["id"]]}, headers=auth_headers
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "list_not_found"
+    assert (await client.get("/api/calendar-feeds", headers=auth_headers)).json() == []
+
+    # Shared with the feed's owner, its task shows (the visibility rule, not who created it)...
+    me = await user_id_of(client, auth_headers)
+    await add_member(engine, theirs["id"], me, role="viewer")
+    feed = await create_feed(client, auth_headers, list_ids=[theirs["id"]])
+    everything = await create_feed(client, auth_headers)
+    assert set(events_by_uid(await read_feed(client, feed))) == {hidden["id"]}
+    assert set(events_by_uid(await read_feed(client, everything))) == {hidden["id"]}
+    # ... and once the owner is no longer a member, it never shows, by either feed.
+    await remove_member(engine, theirs["id"], me)
+    assert events_by_uid(await read_feed(client, feed)) == {}
+    assert events_by_uid(await read_feed(client, everything)) == {}

@@ -161,7 +161,6 @@ class RequestContextMiddleware:
         if self.metrics is not None:
             self.metrics.finished(self.metrics.method(scope["method"]), template, status, seconds)
         state = scope.get("state", {})
-        template = getattr(route, "path", None)
         # A path whose token is the credential (a calendar feed's URL) is logged as its template.
         shown = template if template and "{token}" in template else scope["path"]
         access_logger.info(

@@ -18,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.models import User
 from app.core.models import utcnow
 from app.core.statements import Statement, fetch_all
-from app.integrations.calendar_errors import CalendarFeedNotFound, ListNotFound
+from app.integrations.calendar_errors import CalendarFeedNotFound
 from app.integrations.calendar_models import CalendarFeed
 from app.integrations.calendar_schemas import CalendarFeedCreate
+from app.lists.errors import ListNotFound
+from app.lists.models import ListMember
+from app.lists.visibility import VIEWER, member_list_ids
 
 Record = dict[str, Any]
 
@@ -58,10 +61,11 @@ def feed_urls(*, origin: str, token: str) -> dict[str, str]:
 async def check_list_ids(
     *, connection: AsyncConnection, owner_id: uuid.UUID, list_ids: list[uuid.UUID]
 ) -> None:
-    """Every list a feed names must be one the owner can see, else 404 `list_not_found` (as an
-    unknown id). Until the lists domain lands there are no lists: any id is unknown. At the
-    merge this asks the lists domain's visibility rule instead."""
-    if list_ids:
+    """Every list a feed names must be one the owner can see (the lists' visibility rule: a
+    member of it), else 404 `list_not_found`, exactly as an unknown id."""
+    wanted = set(list_ids)
+    statement = member_list_ids().where(ListMember.list_id.in_(wanted))
+    if set(await connection.scalars(statement, {VIEWER: owner_id})) != wanted:
         raise ListNotFound()
 
 

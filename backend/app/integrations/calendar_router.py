@@ -11,13 +11,14 @@ from app.accounts.errors import AUTH_ERRORS, PersonalTokenForbidden
 from app.core.database import ConnectionDep
 from app.core.errors import BODY_ERRORS, DatabaseUnavailable, responses
 from app.integrations import calendar_feeds
-from app.integrations.calendar_errors import CalendarFeedNotFound, ListNotFound
+from app.integrations.calendar_errors import CalendarFeedNotFound
 from app.integrations.calendar_ics import feed_etag, modified_since, render_feed
 from app.integrations.calendar_schemas import (
     CalendarFeedCreate,
     CalendarFeedCreated,
     CalendarFeedPublic,
 )
+from app.lists.errors import ListNotFound
 from app.tasks.listing import dated_tasks
 
 router = APIRouter(tags=["calendar"], responses=responses(DatabaseUnavailable))
@@ -104,6 +105,7 @@ async def calendar_feed(
         connection=connection,
         owner_id=feed["user_id"],
         include_completed=feed["include_completed"],
+        list_ids=feed["list_ids"],
     )
     creators = {task["user_id"] for task in tasks if task["time_zone"] is None}
     zones = await calendar_feeds.time_zones(connection=connection, user_ids=creators)

@@ -3,6 +3,7 @@ the caller's session checked inside it (see `app.accounts.sessions`)."""
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,10 +327,12 @@ Record = dict[str, Any]
 
 
 @functools.cache
-def _dated_statement(*, include_completed: bool) -> Statement:
+def _dated_statement(*, include_completed: bool, lists: int) -> Statement:
     """Every dated task the owner sees, by due instant: the list page's own filters (the
-    owner's visibility condition among them), so the calendar feeds see what the list shows."""
+    visibility rule among them: the tasks of the lists the owner is a member of, and of the
+    `lists` bound as `list_<n>` when the feed names some), so a feed shows what the list does."""
     shape = ListShape(
+        lists=lists,
         status="all" if include_completed else "active",
         by_priority=False,
         by_search=False,
@@ -342,12 +345,21 @@ def _dated_statement(*, include_completed: bool) -> Statement:
 
 
 async def dated_tasks(
-    *, connection: AsyncConnection, owner_id: uuid.UUID, include_completed: bool
+    *,
+    connection: AsyncConnection,
+    owner_id: uuid.UUID,
+    include_completed: bool,
+    list_ids: Sequence[uuid.UUID | str] | None = None,
 ) -> list[Record]:
     """Every dated task the owner can see (open ones, or all), earliest due first, with each
-    recurring task's anchor: for the calendar feeds, which have no session to check."""
-    statement = _dated_statement(include_completed=include_completed)
-    return await fetch_all(connection, statement, read_parameters(Caller(owner_id, None)))
+    recurring task's anchor: for the calendar feeds, which have no session to check. With
+    `list_ids`, only the tasks of those lists (still only those the owner is a member of: a
+    list left since shows nothing)."""
+    wanted = [] if list_ids is None else list(dict.fromkeys(uuid.UUID(str(i)) for i in list_ids))
+    statement = _dated_statement(include_completed=include_completed, lists=len(wanted))
+    parameters = read_parameters(Caller(owner_id, None))
+    parameters.update({f"list_{n}": list_id for n, list_id in enumerate(wanted)})
+    return await fetch_all(connection, statement, parameters)
 
 
 async def list_tasks(
