@@ -114,7 +114,7 @@ export interface paths {
         post?: never;
         /**
          * Delete Task
-         * @description Delete a task. The completed copies of a recurring task stay.
+         * @description Delete a task and its subtasks. The completed copies of a recurring task stay.
          */
         delete: operations["delete_task_api_tasks__task_id__delete"];
         options?: never;
@@ -125,6 +125,102 @@ export interface paths {
          *     keeps a completed copy of the occurrence and answers with the task moved to its next one.
          */
         patch: operations["update_task_api_tasks__task_id__patch"];
+        trace?: never;
+    };
+    "/api/tasks/{task_id}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move Task
+         * @description Move a task with its subtasks: to another list, under another parent (null: the top
+         *     level), just before or after a sibling (neither: the end). Only the moved task is written
+         *     (and, on a list change, its subtasks' `list_id`). 422 `invalid_move` for an anchor that is
+         *     not a sibling, both anchors, a move under its own subtree or past 4 levels.
+         */
+        post: operations["move_task_api_tasks__task_id__move_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lists": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Lists
+         * @description The caller's lists in their sidebar order, the Inbox first.
+         */
+        get: operations["list_lists_api_lists_get"];
+        put?: never;
+        /**
+         * Create List
+         * @description Create a list, owned by the caller, at the end of their sidebar (at most 500 owned).
+         */
+        post: operations["create_list_api_lists_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/lists/{list_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get List
+         * @description One list.
+         */
+        get: operations["get_list_api_lists__list_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete List
+         * @description Delete a list and every task in it (owner). The Inbox cannot be deleted.
+         */
+        delete: operations["delete_list_api_lists__list_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update List
+         * @description Rename, recolour or (un)archive a list (owner). The Inbox keeps its name and place.
+         */
+        patch: operations["update_list_api_lists__list_id__patch"];
+        trace?: never;
+    };
+    "/api/lists/{list_id}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move List
+         * @description Move a list in the caller's own sidebar, just before or after another of their lists;
+         *     answers the sidebar (`GET /api/lists`) in its new order. Nobody else's order changes.
+         */
+        post: operations["move_list_api_lists__list_id__move_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/tags": {
@@ -390,6 +486,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke Token
+         * @description Sign out the bearer token you present: from now on it answers 401 on every instance,
+         *     and the event streams opened with it end within 5 s. A Better Auth token (what the web app
+         *     calls when you sign out) is refused until its expiry (`session_revoked`); one of our access
+         *     tokens ends its session, as `/logout` does; a personal access token is deleted.
+         */
+        post: operations["revoke_token_api_auth_revoke_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/me": {
         parameters: {
             query?: never;
@@ -546,6 +665,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live
+         * @description Liveness probe: 200 while the process serves requests. It touches nothing else (no
+         *     database): a database outage must not get healthy workers restarted.
+         */
+        get: operations["live_api_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ready
+         * @description Readiness probe: 200 when the database (and the event broker, when configured) answer
+         *     within a second and the server is not shutting down; else 503.
+         */
+        get: operations["ready_api_health_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -560,6 +721,15 @@ export interface components {
              * Format: uuid
              */
             delivery_id: string;
+        };
+        /** Alive */
+        Alive: {
+            /**
+             * Status
+             * @default ok
+             * @constant
+             */
+            status?: "ok";
         };
         /** AuthResponse */
         AuthResponse: {
@@ -744,6 +914,103 @@ export interface components {
             /** Code */
             code: string;
         };
+        /**
+         * ListCreate
+         * @example {
+         *       "name": "Groceries"
+         *     }
+         */
+        ListCreate: {
+            /** Name */
+            name: string;
+            /** Color */
+            color?: string | null;
+        };
+        /**
+         * ListMove
+         * @description Exactly one of the two: the list goes just before or just after that list.
+         * @example {
+         *       "after_id": "0b8e6f7a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
+         *     }
+         */
+        ListMove: {
+            /**
+             * Before Id
+             * Format: uuid
+             */
+            before_id?: string;
+            /**
+             * After Id
+             * Format: uuid
+             */
+            after_id?: string;
+        } & ({
+            before_id: string;
+        } | {
+            after_id: string;
+        });
+        /**
+         * ListPatch
+         * @description Only the members sent change; `color: null` clears the colour.
+         * @example {
+         *       "archived": true
+         *     }
+         */
+        ListPatch: {
+            /** Name */
+            name?: string;
+            /** Color */
+            color?: string | null;
+            /** Archived */
+            archived?: boolean;
+        };
+        /** ListPublic */
+        ListPublic: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Color
+             * @description `#rrggbb` in lowercase, or null.
+             */
+            color: string | null;
+            /** Is Inbox */
+            is_inbox: boolean;
+            /**
+             * Role
+             * @description The caller's role.
+             * @enum {string}
+             */
+            role: "owner" | "editor" | "viewer";
+            /**
+             * Owner Id
+             * Format: uuid
+             */
+            owner_id: string;
+            /** Archived */
+            archived: boolean;
+            /** Member Count */
+            member_count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Version
+             * @description +1 on any change to the list; the `ETag` is its quoted value.
+             */
+            version: number;
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -753,6 +1020,34 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** NotReady */
+        NotReady: {
+            /**
+             * Status
+             * @default unavailable
+             * @constant
+             */
+            status?: "unavailable";
+            /**
+             * Database
+             * @enum {string}
+             */
+            database: "ok" | "unavailable";
+            /**
+             * Broker
+             * @enum {string}
+             */
+            broker: "ok" | "unavailable" | "not_configured";
+            /** Draining */
+            draining: boolean;
+            /** Detail */
+            detail: string;
+            /**
+             * Code
+             * @enum {string}
+             */
+            code: "shutting_down" | "database_unavailable" | "broker_unavailable";
         };
         /** PersonalTokenCreate */
         PersonalTokenCreate: {
@@ -824,6 +1119,26 @@ export interface components {
          * @enum {string}
          */
         Priority: "High" | "Medium" | "Low";
+        /** Ready */
+        Ready: {
+            /**
+             * Status
+             * @default ok
+             * @constant
+             */
+            status?: "ok";
+            /**
+             * Database
+             * @default ok
+             * @constant
+             */
+            database?: "ok";
+            /**
+             * Broker
+             * @enum {string}
+             */
+            broker: "ok" | "not_configured";
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
@@ -863,6 +1178,18 @@ export interface components {
              * @description More changes are waiting: call again with `cursor` now.
              */
             has_more: boolean;
+            /**
+             * Lists
+             * @description Lists created or changed since the cursor (all of them without one).
+             * @default []
+             */
+            lists?: components["schemas"]["ListPublic"][];
+            /**
+             * Deleted Lists
+             * @description Lists deleted or out of the caller's reach: drop them and their tasks.
+             * @default []
+             */
+            deleted_lists?: string[];
         };
         /** TagPublic */
         TagPublic: {
@@ -915,7 +1242,57 @@ export interface components {
              *     ]
              */
             tags?: string[];
+            /**
+             * List Id
+             * @description Default: the caller's Inbox, or with `parent_id` the parent's list.
+             */
+            list_id?: string | null;
+            /**
+             * Parent Id
+             * @description A task in the same list (subtask).
+             */
+            parent_id?: string | null;
+            /**
+             * Assignee Id
+             * @description Null or a member of the list.
+             */
+            assignee_id?: string | null;
         } & (unknown & unknown);
+        /**
+         * TaskMove
+         * @description Where to move the task: every member optional; at most one of `before_id`/`after_id`.
+         * @example {
+         *       "after_id": "7d9f3c1e-2b4a-4c8e-9f10-5a6b7c8d9e0f"
+         *     }
+         * @example {
+         *       "list_id": "0b8e6f7a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
+         *     }
+         */
+        TaskMove: {
+            /**
+             * List Id
+             * Format: uuid
+             * @description The target list; left out: the task's list.
+             */
+            list_id?: string;
+            /**
+             * Parent Id
+             * @description The new parent; null: the top level; left out: unchanged (a subtask moved to another list must name it).
+             */
+            parent_id?: string | null;
+            /**
+             * Before Id
+             * Format: uuid
+             * @description A sibling in the target: the task goes just before it.
+             */
+            before_id?: string;
+            /**
+             * After Id
+             * Format: uuid
+             * @description A sibling in the target: the task goes just after it.
+             */
+            after_id?: string;
+        };
         /**
          * TaskPatch
          * @description PATCH: only the members sent change; members that may be null can be cleared.
@@ -947,6 +1324,22 @@ export interface components {
              *     ]
              */
             tags?: string[];
+            /**
+             * List Id
+             * Format: uuid
+             * @description Move the task (and its subtasks) to the end of this list.
+             */
+            list_id?: string;
+            /**
+             * Parent Id
+             * @description Move the task under this parent (null: the top level), at the end.
+             */
+            parent_id?: string | null;
+            /**
+             * Assignee Id
+             * @description Null or a member of the list.
+             */
+            assignee_id?: string | null;
         };
         /** TaskPublic */
         TaskPublic: {
@@ -1009,10 +1402,38 @@ export interface components {
              * @description 1 on create, +1 per write; the `ETag` is its quoted value.
              */
             version: number;
+            /**
+             * List Id
+             * Format: uuid
+             * @description The list the task is in.
+             */
+            list_id: string;
+            /**
+             * Parent Id
+             * @description The parent task; null at the top level.
+             */
+            parent_id: string | null;
+            /**
+             * Position
+             * @description Read-only, opaque: sort by it, as bytes, among the tasks of one list and parent (manual order).
+             * @example a0
+             */
+            position: string;
+            /**
+             * Assignee Id
+             * @description A member of the task's list, or null.
+             */
+            assignee_id: string | null;
+            /**
+             * Comment Count
+             * @description Read-only: the number of comments on the task.
+             */
+            comment_count: number;
         };
         /**
          * TaskUpdate
-         * @description PUT: the whole task; what is left out goes back to its default.
+         * @description PUT: the whole task; what is left out goes back to its default, except `list_id`,
+         *     `parent_id` and `assignee_id`, which stay as they are when left out.
          */
         TaskUpdate: {
             /** Title */
@@ -1046,6 +1467,21 @@ export interface components {
              *     ]
              */
             tags?: string[];
+            /**
+             * List Id
+             * @description Default: the caller's Inbox, or with `parent_id` the parent's list.
+             */
+            list_id?: string | null;
+            /**
+             * Parent Id
+             * @description A task in the same list (subtask).
+             */
+            parent_id?: string | null;
+            /**
+             * Assignee Id
+             * @description Null or a member of the list.
+             */
+            assignee_id?: string | null;
         } & (unknown & unknown);
         /** UserPublic */
         UserPublic: {
@@ -1358,10 +1794,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    /**
+                     * @example : connected
+                     *
+                     *     event: task.deleted
+                     *     id: 42.1a2b3c4d
+                     *     data: {"id":"6f1c1d7e-1f0a-4a57-9a51-0c8f5d1c2b3a"}
+                     */
+                    "text/event-stream": ({
+                        /** @constant */
+                        event: "task.created";
+                        /** @description A sync cursor: resume after this event. */
+                        id: string;
+                        data: components["schemas"]["TaskPublic"];
+                    } | {
+                        /** @constant */
+                        event: "task.updated";
+                        /** @description A sync cursor: resume after this event. */
+                        id: string;
+                        data: components["schemas"]["TaskPublic"];
+                    } | {
+                        /** @constant */
+                        event: "task.deleted";
+                        /** @description A sync cursor: resume after this event. */
+                        id: string;
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                        };
+                    } | {
+                        /** @constant */
+                        event: "reminder";
+                        /** @description A sync cursor: resume after this event. */
+                        id: string;
+                        data: components["schemas"]["TaskPublic"];
+                    })[];
                 };
             };
-            /** @description `ticket_invalid`: The event ticket is unknown, used or expired; ask for a new one. */
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again.; `ticket_invalid`: The event ticket is unknown, used or expired; ask for a new one. */
             401: {
                 headers: {
                     /** @description `Bearer`, with the error when a token is refused. */
@@ -1369,7 +1839,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `cursor_expired`: This cursor is too old or unknown; sync again without one. */
@@ -1378,7 +1848,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Validation Error */
@@ -1390,7 +1860,7 @@ export interface operations {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
-            /** @description `too_many_streams`: Too many open event streams for this user here; close one or try again later. */
+            /** @description `too_many_streams`: Too many open event streams for this user on this instance; close one or try again later. */
             429: {
                 headers: {
                     /** @description Seconds to wait before trying again. */
@@ -1398,7 +1868,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -1409,7 +1879,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["ErrorBody"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1420,7 +1890,7 @@ export interface operations {
                 status?: "all" | "active" | "completed";
                 search?: string | null;
                 priority?: components["schemas"]["Priority"] | null;
-                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "priority" | "-priority" | "title" | "-title" | "due" | "-due";
+                sort?: "created_at" | "-created_at" | "updated_at" | "-updated_at" | "priority" | "-priority" | "title" | "-title" | "due" | "-due" | "position";
                 page?: number;
                 limit?: number;
                 tag?: string[];
@@ -1429,6 +1899,10 @@ export interface operations {
                 has_due?: boolean | null;
                 overdue?: boolean | null;
                 series_id?: string | null;
+                list_id?: string[];
+                parent_id?: string | null;
+                top_level?: boolean | null;
+                assignee?: "me" | string | null;
             };
             header?: never;
             path?: never;
@@ -1450,6 +1924,15 @@ export interface operations {
                 headers: {
                     /** @description `Bearer`, with the error when a token is refused. */
                     "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `list_not_found`: List not found. */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1519,6 +2002,24 @@ export interface operations {
                 headers: {
                     /** @description `Bearer`, with the error when a token is refused. */
                     "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: Your role in this list does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `list_not_found`: List not found. */
+            404: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1690,7 +2191,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `task_not_found`: Task not found. */
+            /** @description `forbidden`: Your role in this list does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `task_not_found`: Task not found.; `list_not_found`: List not found. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1767,6 +2277,15 @@ export interface operations {
                 headers: {
                     /** @description `Bearer`, with the error when a token is refused. */
                     "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: Your role in this list does not allow this. */
+            403: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1864,7 +2383,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `task_not_found`: Task not found. */
+            /** @description `forbidden`: Your role in this list does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `task_not_found`: Task not found.; `list_not_found`: List not found. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1900,6 +2428,594 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    move_task_api_tasks__task_id__move_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Write only if the task's current ETag is one of these (`*`: any existing task); else 412 `precondition_failed`, with the current ETag, and nothing is written. */
+                "if-match"?: string | null;
+            };
+            path: {
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskMove"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The task's version, quoted (a strong ETag): changes on every write. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPublic"];
+                };
+            };
+            /** @description `bad_request`: The request body could not be parsed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: Your role in this list does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `task_not_found`: Task not found.; `list_not_found`: List not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `precondition_failed`: If-Match does not match the task's current ETag; nothing was changed. */
+            412: {
+                headers: {
+                    /** @description The task's current ETag. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the 1 MiB limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_lists_api_lists_get: {
+        parameters: {
+            query?: {
+                /** @description `false` (default): lists in use; `true`: archived ones; `all`: both. */
+                archived?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPublic"][];
+                };
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_list_api_lists_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    /** @description The list's version, quoted (a strong ETag): changes on any change to it. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPublic"];
+                };
+            };
+            /** @description `bad_request`: The request body could not be parsed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the 1 MiB limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error; or `limit_reached`: You own the maximum of 500 lists (the Inbox included). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_list_api_lists__list_id__get: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag of the client's copy: 304 if it is current. */
+                "if-none-match"?: string | null;
+            };
+            path: {
+                list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The list's version, quoted (a strong ETag): changes on any change to it. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPublic"];
+                };
+            };
+            /** @description `If-None-Match` matched: the client's copy is current. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `list_not_found`: List not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_list_api_lists__list_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Write only if the list's current ETag is one of these (`*`: any); else 412 `precondition_failed` and nothing is written. */
+                "if-match"?: string | null;
+            };
+            path: {
+                list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: Your role in this list does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `list_not_found`: List not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `precondition_failed`: If-Match does not match the list's current ETag; nothing was changed. */
+            412: {
+                headers: {
+                    /** @description The list's current ETag. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error; or `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_list_api_lists__list_id__patch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Write only if the list's current ETag is one of these (`*`: any); else 412 `precondition_failed` and nothing is written. */
+                "if-match"?: string | null;
+            };
+            path: {
+                list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    /** @description The list's version, quoted (a strong ETag): changes on any change to it. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPublic"];
+                };
+            };
+            /** @description `bad_request`: The request body could not be parsed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: Your role in this list does not allow this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `list_not_found`: List not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `precondition_failed`: If-Match does not match the list's current ETag; nothing was changed. */
+            412: {
+                headers: {
+                    /** @description The list's current ETag. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the 1 MiB limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error; or `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    move_list_api_lists__list_id__move_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                list_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ListMove"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListPublic"][];
+                };
+            };
+            /** @description `bad_request`: The request body could not be parsed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `list_not_found`: List not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body is larger than the 1 MiB limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error; or `inbox_protected`: The Inbox cannot be renamed, archived, deleted, shared or moved from the first place. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2194,13 +3310,19 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_url`: The URL must be a public https URL without credentials.; `limit_reached`: A user has at most 10 webhooks; delete one first. */
+            /** @description Validation Error; or `invalid_url`: The URL must be a public https URL without credentials.; `limit_reached`: A user has at most 10 webhooks; delete one first.; or a validation error (FastAPI's shape) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "detail": "The URL must be a public https URL without credentials.",
+                     *       "code": "invalid_url"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2400,13 +3522,19 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `invalid_url`: The URL must be a public https URL without credentials. */
+            /** @description Validation Error; or `invalid_url`: The URL must be a public https URL without credentials.; or a validation error (FastAPI's shape) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "detail": "The URL must be a public https URL without credentials.",
+                     *       "code": "invalid_url"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2524,13 +3652,19 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `webhook_disabled`: The webhook is disabled; enable it first. */
+            /** @description Validation Error; or `webhook_disabled`: The webhook is disabled; enable it first.; or a validation error (FastAPI's shape) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "detail": "The webhook is disabled; enable it first.",
+                     *       "code": "webhook_disabled"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2652,13 +3786,19 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `webhook_disabled`: The webhook is disabled; enable it first. */
+            /** @description Validation Error; or `webhook_disabled`: The webhook is disabled; enable it first.; or a validation error (FastAPI's shape) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorBody"];
+                    /**
+                     * @example {
+                     *       "detail": "The webhook is disabled; enable it first.",
+                     *       "code": "webhook_disabled"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly.; `database_unavailable`: The database is unavailable; try again shortly. */
@@ -2984,6 +4124,46 @@ export interface operations {
             };
         };
     };
+    revoke_token_api_auth_revoke_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `not_authenticated`: Authentication is required.; `token_invalid`: The token is invalid.; `token_expired`: The token has expired.; `session_revoked`: The session has ended; sign in again. */
+            401: {
+                headers: {
+                    /** @description `Bearer`, with the error when a token is refused. */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     me_api_auth_me_get: {
         parameters: {
             query?: never;
@@ -3210,13 +4390,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Validation Error; or `limit_reached`: You have 100 personal access tokens, the most allowed; revoke one first. */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["HTTPValidationError"] | components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `auth_provider_unavailable`: The sign-in provider's keys cannot be fetched; try again shortly. */
@@ -3616,6 +4796,67 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthUnavailable"];
+                };
+            };
+        };
+    };
+    live_api_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alive"];
+                };
+            };
+        };
+    };
+    ready_api_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ready"];
+                };
+            };
+            /** @description Not ready: `shutting_down`: The server is shutting down; send new requests elsewhere.; `database_unavailable`: The database did not answer within a second.; `broker_unavailable`: The event broker (Redis) did not answer within a second. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "unavailable",
+                     *       "database": "ok",
+                     *       "broker": "not_configured",
+                     *       "draining": true,
+                     *       "detail": "The server is shutting down; send new requests elsewhere.",
+                     *       "code": "shutting_down"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotReady"];
                 };
             };
         };
