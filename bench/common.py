@@ -48,6 +48,7 @@ SCENARIOS = (
     "metrics",
     "large",
     "sqlite",
+    "webhooks",
 )
 ONLY = {s.strip() for s in (os.environ.get("BENCH_ONLY") or ",".join(SCENARIOS)).split(",") if s.strip()}
 

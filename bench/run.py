@@ -58,6 +58,7 @@ from scale_out import run_scale_out
 from seed import migrate, recreate_database, seed
 from server import Server, compare_lists, free_port, http, memory_kb, start_reference, start_server
 from sqlite_scenario import run_sqlite
+from webhooks_scenario import run_webhooks
 
 
 def main() -> None:
@@ -75,8 +76,10 @@ def main() -> None:
     )
     os.chdir(BACKEND)
     sys.path.insert(0, str(BACKEND))
-    if ONLY - {"sqlite"}:
+    if ONLY - {"sqlite", "webhooks"}:
         run_postgres(wrk)
+    if "webhooks" in ONLY:
+        run_webhooks()
     if "sqlite" in ONLY:
         run_sqlite(wrk)
     say(f"total time {time.monotonic() - started:.0f} s; this output: bench/results/latest.txt")

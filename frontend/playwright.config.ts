@@ -44,6 +44,9 @@ export default defineConfig({
         BETTER_AUTH_URL: webUrl,
         CORS_ORIGINS: webUrl,
         LOG_LEVEL: "warning",
+        // Webhooks to the tests' own receiver on loopback (tests/e2e/receiver.ts), plain http.
+        WEBHOOK_ALLOW_HTTP: "true",
+        WEBHOOK_ALLOW_HOSTS: "127.0.0.1/32",
       },
     },
     {

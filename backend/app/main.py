@@ -26,6 +26,10 @@ from app.core.fast_reads import FastReads
 from app.core.logs import configure_logging
 from app.core.metrics import GaugeSampler, HttpMetrics, forget_dead_workers, worker_stopped
 from app.core.middleware import HeadMiddleware, JSONCORSMiddleware, RequestContextMiddleware
+from app.integrations import calendar_router
+from app.integrations import router as webhooks_router
+from app.integrations.guard import Guard
+from app.integrations.sender import WebhookSender, integration_jobs
 from app.lists import router as lists_router
 from app.mcp import router as mcp_router
 from app.mcp.server import create_mcp
@@ -75,6 +79,7 @@ def create_app(
             session_cleanup_job(database),
             revocation_cleanup_job(database),
             *sync_jobs(database, events),
+            *integration_jobs(database),
             *([PeriodicJob("sample gauges", 1.0, gauges.run)] if settings.metrics_enabled else []),
         ]
     )
@@ -87,6 +92,9 @@ def create_app(
     # SIGTERM: not ready first, then uvicorn's graceful shutdown (app.core.drain).
     drain = Drain(delay_seconds=settings.shutdown_drain_seconds)
     drain.on_begin(events.drain)
+    # Webhook deliveries: checked URLs only (app.integrations.guard), sent by every worker.
+    webhook_guard = Guard.from_settings(settings.webhook_allow_http, settings.webhook_allow_hosts)
+    sender = WebhookSender(database, settings, webhook_guard) if settings.webhook_sender else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,10 +102,14 @@ def create_app(
             drain.install_sigterm()
             forget_dead_workers()  # a worker that died, replaced by this one
         await jobs.start()
+        if sender is not None:
+            await sender.start()
         # A mounted app's lifespan does not run: ours enters the MCP session manager.
         async with mcp.session_manager.run():
             yield
         await jobs.stop()
+        if sender is not None:
+            await sender.stop()
         await events.aclose()
         if better_auth is not None:
             await better_auth.aclose()
@@ -122,6 +134,11 @@ def create_app(
             {"name": "tasks", "description": "The signed-in user's tasks, and only theirs."},
             {"name": "events", "description": "Live task changes (Server-Sent Events)."},
             {"name": "tags", "description": "The signed-in user's tags, across their tasks."},
+            {"name": "calendar", "description": "Calendar feeds of the user's dated tasks."},
+            {
+                "name": "webhooks",
+                "description": "Signed HTTP callbacks for every change the user can see.",
+            },
             {"name": "service", "description": "Health, liveness and readiness probes."},
         ],
     )
@@ -130,6 +147,8 @@ def create_app(
     app.state.database = database
     app.state.probe_engine = probe_engine
     app.state.jobs = jobs
+    app.state.webhook_guard = webhook_guard
+    app.state.webhook_sender = sender
     app.state.events = events
     app.state.drain = drain
     app.state.gauges = gauges
@@ -150,7 +169,9 @@ def create_app(
     app.include_router(tasks_router.router)
     app.include_router(lists_router.router)
     app.include_router(tags_router.router)
+    app.include_router(webhooks_router.router)
     app.include_router(accounts_router.router)
+    app.include_router(calendar_router.router)
     app.include_router(service_router.router)
     if settings.metrics_enabled:
         app.include_router(service_router.metrics_router)

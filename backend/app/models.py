@@ -2,6 +2,8 @@
 
 from app.accounts.models import AuthSession, PersonalAccessToken, RefreshToken, User
 from app.core.models import Base
+from app.integrations.calendar_models import CalendarFeed
+from app.integrations.models import Webhook, WebhookDelivery
 from app.lists.models import ListMember, TaskList
 from app.sync.models import EventTicket, IdempotencyKey, TaskChange
 from app.tasks.models import Task
@@ -9,6 +11,7 @@ from app.tasks.models import Task
 __all__ = [
     "AuthSession",
     "Base",
+    "CalendarFeed",
     "EventTicket",
     "IdempotencyKey",
     "ListMember",
@@ -18,4 +21,6 @@ __all__ = [
     "TaskChange",
     "TaskList",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

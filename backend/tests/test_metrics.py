@@ -20,6 +20,7 @@ from app.sync.hub import EventHub
 from app.sync.reminders import deliver_due_reminders
 from tests.conftest import bearer, make_client, make_settings, register
 from tests.support.metrics import Scrape, requests_count
+from tests.support.receiver import Behaviour, running_receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -148,14 +149,46 @@ async def test_reminders_delivered_and_late_are_counted(
     assert (delivered, late) == (2, 2)
 
 
-async def test_webhook_deliveries_counter_is_there_for_the_sender(
-    client: httpx.AsyncClient,
+async def test_webhook_attempts_are_counted_by_outcome_with_their_latency(
+    database_url: str, engine: AsyncEngine
 ) -> None:
-    from app.core.metrics import WEBHOOK_DELIVERIES
-
-    before = await scrape(client)
-    WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
-    after = await scrape(client)
+    """A real receiver on 127.0.0.1 fails the first attempt (500) and takes the retry."""
+    settings = make_settings(
+        database_url,
+        webhook_allow_http=True,
+        webhook_allow_hosts=["127.0.0.1/32"],
+        webhook_poll_seconds=0.05,
+        webhook_backoff_base_seconds=0.01,
+    )
+    app = create_app(settings, engine=engine)
+    name, duration = "todo_webhook_deliveries_total", "todo_webhook_delivery_duration_seconds"
+    with running_receiver() as receiver:
+        receiver.behaviours["/hook"] = Behaviour(statuses=[500])
+        async with make_client(app) as client:
+            headers = bearer(await register(client))
+            response = await client.post(
+                "/api/webhooks",
+                json={"url": receiver.base_url + "/hook", "events": ["task.created"]},
+                headers=headers,
+            )
+            assert response.status_code == 201, response.text
+            before = await scrape(client)
+            await client.post("/api/tasks", json={"title": "t"}, headers=headers)
+            await app.state.webhook_sender.start()
+            try:
+                await receiver.arrived("/hook", 2)
+                after = await scrape(client)
+                for _ in range(100):  # the outcome is counted just after the answer
+                    if after.value(name, outcome="succeeded") > before.value(
+                        name, outcome="succeeded"
+                    ):
+                        break
+                    await asyncio.sleep(0.05)
+                    after = await scrape(client)
+            finally:
+                await app.state.webhook_sender.stop()
     assert after.types["todo_webhook_deliveries"] == "counter"
-    name = "todo_webhook_deliveries_total"
-    assert after.value(name, outcome="delivered") - before.value(name, outcome="delivered") == 1
+    for outcome in ("failed", "succeeded"):
+        assert after.value(name, outcome=outcome) - before.value(name, outcome=outcome) == 1
+    assert after.types[duration] == "histogram"
+    assert after.value(f"{duration}_count") - before.value(f"{duration}_count") == 2

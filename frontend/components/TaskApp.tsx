@@ -1,4 +1,5 @@
 "use client";
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { createApi, errorMessage, type Task } from "@/lib/api";
@@ -185,6 +186,7 @@ export function TaskApp({ apiUrl, userName }: { apiUrl: string; userName: string
         <span className={`live${live ? " on" : ""}`} data-testid="live">
           {live ? "Live" : "Connecting…"}
         </span>
+        <Link href="/settings">Integrations</Link>
         <span className="who">{userName}</span>
         <button type="button" onClick={() => void signOut()}>
           Sign out

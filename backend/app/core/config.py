@@ -1,5 +1,6 @@
 """Settings: one pydantic-settings model, read from the environment or `.env`, checked at start."""
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
     # The public URL of the MCP endpoint: the audience OAuth tokens for it must carry, and what
     # its metadata and Host checks name. Default: http://{HOST}:{PORT}/mcp (see `mcp_resource`).
     mcp_resource_url: str | None = None
+    # Where clients reach the service (calendar feed URLs). Default: http://{HOST}:{PORT}.
+    public_url: str | None = None
 
     rate_limit_storage_url: str | None = None
     # redis://... : instances tell each other which users' change logs grew (app.sync.broker).
@@ -103,11 +106,41 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: float = Field(10.0, gt=0, le=15)
     events_send_timeout_seconds: float = Field(15.0, gt=0)
 
+    # Webhooks (app.integrations). Only public https URLs, unless these two say otherwise (for
+    # tests and private deployments): CIDRs whose addresses are allowed, and plain http.
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = []
+    webhook_allow_http: bool = False
+    # A receiver that has not answered within this long is cut off (the attempt failed).
+    webhook_timeout_seconds: float = Field(15.0, gt=0)
+    # The sender: how often each worker looks for due deliveries, how long a claim holds a
+    # delivery (a sender that dies mid-send loses it to another after this), the first retry's
+    # wait (the schedule's other waits are multiples of it), and the sends in flight at once.
+    webhook_sender: bool = True
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_lease_seconds: float = Field(60.0, gt=0)
+    webhook_backoff_base_seconds: float = Field(5.0, gt=0)
+    webhook_concurrency: int = Field(32, ge=1)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for network in value:
+                try:
+                    ipaddress.ip_network(str(network), strict=False)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"expected CIDRs such as 127.0.0.1/32, got {network!r}"
+                    ) from exc
         return value
 
     @field_validator("mcp_resource_url")
@@ -122,6 +155,20 @@ class Settings(BaseSettings):
             )
         if parsed.query or parsed.fragment:
             raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ValueError(
+                f"expected an http(s) URL such as https://todo.example.com, got {value!r}"
+            )
+        if parsed.query or parsed.fragment or parsed.username or parsed.password:
+            raise ValueError("must not have a query, fragment or credentials")
         return value.rstrip("/")
 
     @field_validator("login_rate_limit", "register_rate_limit")
@@ -169,6 +216,14 @@ class Settings(BaseSettings):
             return self.mcp_resource_url
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/mcp"
+
+    @property
+    def public_origin(self) -> str:
+        """PUBLIC_URL, or the URL of the service where this process listens."""
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @cached_property
     def login_limit(self) -> RateLimitItem:

@@ -90,8 +90,15 @@ REMINDERS_LATE = Counter(
 )
 WEBHOOK_DELIVERIES = Counter(
     "todo_webhook_deliveries",
-    "Webhook delivery attempts by outcome (delivered, failed, gave_up).",
+    "Webhook delivery attempts by outcome (succeeded, failed, gone, timeout, refused, "
+    "unreachable).",
     ["outcome"],
+)
+# From the request's start to the receiver's answer (or the failure), per attempt.
+WEBHOOK_DELIVERY_DURATION = Histogram(
+    "todo_webhook_delivery_duration_seconds",
+    "Webhook delivery attempts: how long each took, whatever its outcome.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0),
 )
 
 

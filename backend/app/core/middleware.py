@@ -161,10 +161,12 @@ class RequestContextMiddleware:
         if self.metrics is not None:
             self.metrics.finished(self.metrics.method(scope["method"]), template, status, seconds)
         state = scope.get("state", {})
+        # A path whose token is the credential (a calendar feed's URL) is logged as its template.
+        shown = template if template and "{token}" in template else scope["path"]
         access_logger.info(
             "%s %s %s",
             scope["method"],
-            CONTROL_CHARACTERS.sub(lambda c: f"\\x{ord(c.group()):02x}", scope["path"]),
+            CONTROL_CHARACTERS.sub(lambda c: f"\\x{ord(c.group()):02x}", shown),
             status,
             extra={
                 "http": {

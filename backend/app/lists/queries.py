@@ -18,14 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.models import User
 from app.core.models import utcnow
+from app.integrations.events import EventType
+from app.integrations.outbox import enqueue
 from app.lists import positions
 from app.lists.errors import ListNotFound
 from app.lists.models import ListMember, TaskList
+from app.lists.schemas import ListPublic
 from app.lists.visibility import VIEWER
 from app.sync.changelog import ChangeKind, record_for_members
 
 Record = dict[str, Any]
 INBOX_NAME = "Inbox"
+# The webhook event of each change to a list itself (a new list has none).
+LIST_EVENTS: dict[ChangeKind, EventType] = {"updated": "list.updated", "deleted": "list.deleted"}
 
 _owner = (
     select(ListMember.user_id)
@@ -136,11 +141,21 @@ async def inbox_id(*, connection: AsyncConnection, user_id: uuid.UUID) -> uuid.U
 async def record_list_change(
     *, connection: AsyncConnection, list_id: uuid.UUID, kind: ChangeKind
 ) -> None:
-    """A change to the list itself, in the log of each of its members (`list.*` events)."""
+    """A change to the list itself, in the log of each of its members (`list.*` events), and
+    on each member's webhooks: `list.updated` with the list as that member sees it (their role),
+    `list.deleted` with its id (recorded before the row goes). A new list has no event."""
     members = await member_ids(connection=connection, list_id=list_id)
     await record_for_members(
         connection=connection, member_ids=members, ids=[list_id], kind=kind, entity="list"
     )
+    if kind not in LIST_EVENTS:
+        return
+    for user_id in members:
+        data: Record = {"id": str(list_id)}
+        if kind == "updated":
+            seen = await get_list(connection=connection, user_id=user_id, list_id=list_id)
+            data = ListPublic.model_validate(seen).model_dump(mode="json")
+        await enqueue(connection=connection, user_id=user_id, event=LIST_EVENTS[kind], data=data)
 
 
 async def last_position(*, connection: AsyncConnection, user_id: uuid.UUID) -> str | None:

@@ -9,7 +9,9 @@ How a write records itself (every task write, whatever its entry point):
 2. Change the task rows.
 3. `record_change(...)`: `UPDATE users SET change_seq = change_seq + n ... RETURNING` hands out
    the next numbers, and `task_changes(user_id, seq, task_id, kind, at)` gets one entry per
-   task changed, in the writing transaction.
+   task changed, in the writing transaction. The same call queues the user's webhook
+   deliveries for the change (`app.integrations.outbox`): where a change is recorded for a
+   user, that user's endpoints hear of it, in the same transaction.
 
 Why a cursor "everything after seq N" can never skip a change
 -------------------------------------------------------------
@@ -49,6 +51,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.models import User
 from app.core.models import utcnow
+from app.integrations.events import EventType
+from app.integrations.outbox import enqueue_task_events
 from app.sync.models import TaskChange
 from app.sync.news import note_news
 
@@ -57,6 +61,13 @@ ChangeKind = Literal["created", "updated", "deleted", "reminder"]
 Entity = Literal["task", "list"]
 
 RETENTION = timedelta(days=30)
+# The webhook event of each kind of change, unless the write names a finer one.
+WEBHOOK_EVENTS: dict[ChangeKind, EventType] = {
+    "created": "task.created",
+    "updated": "task.updated",
+    "deleted": "task.deleted",
+    "reminder": "reminder",
+}
 
 _LOCK_COUNTER = (
     select(User.change_seq).where(User.id == bindparam("user_id")).with_for_update(key_share=True)
@@ -69,12 +80,17 @@ async def lock_changes(*, connection: AsyncConnection, user_id: uuid.UUID) -> No
 
 
 async def record_change(
-    *, connection: AsyncConnection, user_id: uuid.UUID, task_id: uuid.UUID, kind: ChangeKind
+    *,
+    connection: AsyncConnection,
+    user_id: uuid.UUID,
+    task_id: uuid.UUID,
+    kind: ChangeKind,
+    event: EventType | None = None,
 ) -> int:
     """Record one change to one of the user's tasks, in the writing transaction; returns its
-    seq (the cursor just after it)."""
+    seq (the cursor just after it). `event`: the webhook event, when finer than `kind`'s."""
     return await record_changes(
-        connection=connection, user_id=user_id, task_ids=[task_id], kind=kind
+        connection=connection, user_id=user_id, task_ids=[task_id], kind=kind, event=event
     )
 
 
@@ -85,9 +101,15 @@ async def record_changes(
     task_ids: Sequence[uuid.UUID],
     kind: ChangeKind,
     entity: Entity = "task",
+    event: EventType | None = None,
+    webhook: bool = True,
 ) -> int:
-    """Record the same kind of change to several tasks (a bulk write), in order. The counter's
-    bump takes the user's lock if the write did not take it first (`lock_changes`)."""
+    """Record the same kind of change to several tasks (a bulk write), in order, and queue
+    the user's webhook deliveries of a task change (`event`, or the one of `kind`; none when
+    `webhook` is false: a step of a larger write that announces itself). A list's own change
+    queues nothing here: its `list.*` event carries the list as its member sees it, queued by
+    the lists domain (`app.lists.queries.record_list_change`). The counter's bump takes the
+    user's lock if the write did not take it first (`lock_changes`)."""
     if not task_ids:
         raise ValueError("no changes to record")
     bump = (
@@ -111,6 +133,13 @@ async def record_changes(
         for n, task_id in enumerate(task_ids)
     ]
     await connection.execute(insert(TaskChange), rows)
+    if entity == "task" and webhook:
+        await enqueue_task_events(
+            connection=connection,
+            user_id=user_id,
+            task_ids=task_ids,
+            event=event or WEBHOOK_EVENTS[kind],
+        )
     note_news(user_id)
     return last
 
@@ -125,12 +154,21 @@ async def record_for_members(
     ids: Sequence[uuid.UUID],
     kind: ChangeKind,
     entity: Entity = "task",
+    event: EventType | None = None,
+    webhook: bool = True,
 ) -> None:
     """Record the same changes in the log of every member of a list, the members in a fixed
-    order (by id) so that two writes to one list never lock users in opposite orders."""
+    order (by id) so that two writes to one list never lock users in opposite orders. Each
+    member's webhooks hear of a task change as their log does (`record_changes`)."""
     for user_id in sorted(set(member_ids)):
         await record_changes(
-            connection=connection, user_id=user_id, task_ids=ids, kind=kind, entity=entity
+            connection=connection,
+            user_id=user_id,
+            task_ids=ids,
+            kind=kind,
+            entity=entity,
+            event=event,
+            webhook=webhook,
         )
 
 

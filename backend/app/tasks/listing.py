@@ -2,6 +2,8 @@
 the caller's session checked inside it (see `app.accounts.sessions`)."""
 
 import functools
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,6 +324,42 @@ def list_statements(*, caller: Caller, query: TaskQuery) -> tuple[AnySelect, ...
 
 
 Record = dict[str, Any]
+
+
+@functools.cache
+def _dated_statement(*, include_completed: bool, lists: int) -> Statement:
+    """Every dated task the owner sees, by due instant: the list page's own filters (the
+    visibility rule among them: the tasks of the lists the owner is a member of, and of the
+    `lists` bound as `list_<n>` when the feed names some), so a feed shows what the list does."""
+    shape = ListShape(
+        lists=lists,
+        status="all" if include_completed else "active",
+        by_priority=False,
+        by_search=False,
+        sort="due",
+        checks_session=False,
+        has_due=True,
+    )
+    columns = (*PUBLIC_COLUMNS, Task.recurrence_anchor)
+    return Statement(select(*columns).where(*_filters(shape)).order_by(Task.due_at, Task.id))
+
+
+async def dated_tasks(
+    *,
+    connection: AsyncConnection,
+    owner_id: uuid.UUID,
+    include_completed: bool,
+    list_ids: Sequence[uuid.UUID | str] | None = None,
+) -> list[Record]:
+    """Every dated task the owner can see (open ones, or all), earliest due first, with each
+    recurring task's anchor: for the calendar feeds, which have no session to check. With
+    `list_ids`, only the tasks of those lists (still only those the owner is a member of: a
+    list left since shows nothing)."""
+    wanted = [] if list_ids is None else list(dict.fromkeys(uuid.UUID(str(i)) for i in list_ids))
+    statement = _dated_statement(include_completed=include_completed, lists=len(wanted))
+    parameters = read_parameters(Caller(owner_id, None))
+    parameters.update({f"list_{n}": list_id for n, list_id in enumerate(wanted)})
+    return await fetch_all(connection, statement, parameters)
 
 
 async def list_tasks(

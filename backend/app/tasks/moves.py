@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.models import updated_after
+from app.integrations.events import EventType
 from app.lists import positions
 from app.lists.visibility import check_role, require_role, role_in
 from app.tasks import queries, structure
@@ -43,7 +44,10 @@ async def move_task(
     task_id: uuid.UUID,
     move: Move,
     if_match: Any = None,
+    event: EventType | None = "task.moved",
 ) -> Record:
+    """Move a task (and its subtasks, to another list). `event`: its webhook event (None when
+    the caller's own write announces it: a PATCH); the subtasks carried along are each moved."""
     if move.before_id is not None and move.after_id is not None:
         raise invalid_move("after_id", "give at most one of before_id and after_id")
     await queries.lock_owner(connection=connection, owner_id=user_id)
@@ -88,7 +92,7 @@ async def move_task(
         changes["assignee_id"] = assignee if held is not None else None
     task = _written(current, **changes)
     await queries.update_task_row(
-        connection=connection, task=task, previous_list_id=current["list_id"]
+        connection=connection, task=task, previous_list_id=current["list_id"], event=event
     )
     if target_list != current["list_id"]:
         for level in subtree:
@@ -97,6 +101,7 @@ async def move_task(
                     connection=connection,
                     task=_written(child, list_id=target_list),
                     previous_list_id=child["list_id"],
+                    event="task.moved",
                 )
     return task
 

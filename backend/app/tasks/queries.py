@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.accounts.models import User
 from app.accounts.sessions import SESSION_IS_LIVE, Caller, read_parameters, require_live_session
 from app.core.statements import Statement, fetch_all
+from app.integrations.events import EventType
 from app.lists.models import ListMember
 from app.lists.visibility import visible_tasks
 from app.sync.changelog import ChangeKind, record_for_members
@@ -82,11 +83,25 @@ _MEMBERS = select(ListMember.user_id).where(ListMember.list_id == bindparam("lis
 
 
 async def record_task_change(
-    *, connection: AsyncConnection, list_id: uuid.UUID, task_ids: list[uuid.UUID], kind: ChangeKind
+    *,
+    connection: AsyncConnection,
+    list_id: uuid.UUID,
+    task_ids: list[uuid.UUID],
+    kind: ChangeKind,
+    event: EventType | None = None,
+    webhook: bool = True,
 ) -> None:
-    """Sync hook: the change log of every member of the task's list (their events follow)."""
+    """Sync hook: the change log of every member of the task's list (their events follow, and
+    their webhook deliveries: `event`, or the one of `kind`)."""
     members = list(await connection.scalars(_MEMBERS, {"list_id": list_id}))
-    await record_for_members(connection=connection, member_ids=members, ids=task_ids, kind=kind)
+    await record_for_members(
+        connection=connection,
+        member_ids=members,
+        ids=task_ids,
+        kind=kind,
+        event=event,
+        webhook=webhook,
+    )
 
 
 async def insert_task_row(*, connection: AsyncConnection, task: Record) -> None:
@@ -97,16 +112,27 @@ async def insert_task_row(*, connection: AsyncConnection, task: Record) -> None:
 
 
 async def update_task_row(
-    *, connection: AsyncConnection, task: Record, previous_list_id: uuid.UUID | None = None
+    *,
+    connection: AsyncConnection,
+    task: Record,
+    previous_list_id: uuid.UUID | None = None,
+    event: EventType | None = "task.updated",
 ) -> None:
     """Write a task (already locked). A task moved from another list is a deletion for the
-    members of that list who cannot see the new one."""
+    members of that list who cannot see the new one. `event`: the webhook event of this
+    change (`task.completed`, `task.moved`, ...); None for a step of a larger write that
+    announces itself (a PATCH that also moves the task: one event, not two)."""
     values = _stored(task)
     for key in ("id", "user_id", "created_at"):
         values.pop(key)
     await connection.execute(update(Task).where(Task.id == task["id"]).values(values))
     await record_task_change(
-        connection=connection, list_id=task["list_id"], task_ids=[task["id"]], kind="updated"
+        connection=connection,
+        list_id=task["list_id"],
+        task_ids=[task["id"]],
+        kind="updated",
+        event=event,
+        webhook=event is not None,
     )
     if previous_list_id is not None and previous_list_id != task["list_id"]:
         before = set(await connection.scalars(_MEMBERS, {"list_id": previous_list_id}))

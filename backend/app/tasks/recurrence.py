@@ -202,3 +202,40 @@ def _midnight(day: date, shift: int) -> datetime:
 
 def _shifted(day: date, years: int) -> date:
     return day.replace(year=day.year + years)
+
+
+def rule_from(
+    rule: str, *, anchor: date, current: date, due_time: time | None, zone_name: str
+) -> str:
+    """The task's rule as an RFC 5545 RRULE for a calendar event whose DTSTART is the current
+    occurrence (`current`, the task's due date) instead of the anchor: the same dates from
+    there on. COUNT becomes what is left of it (the occurrences before `current` are done), and
+    UNTIL takes the form RFC 5545 asks for beside that DTSTART: a DATE for an all-day task, a
+    UTC DATE-TIME for a timed one (whose DTSTART has a TZID)."""
+    parts = _parts(rule)
+    if "COUNT" in parts and current > anchor:
+        total = int(parts["COUNT"])
+        parts["COUNT"] = str(max(1, total - _occurrences_before(rule, total, anchor, current)))
+    if "UNTIL" in parts:
+        last = _until(parts["UNTIL"]).last_date(due_time, zone_name)
+        if due_time is None:
+            parts["UNTIL"] = last.strftime("%Y%m%d")
+        else:
+            moment = due.instant(datetime.combine(last, due_time), zone_name)
+            parts["UNTIL"] = moment.strftime("%Y%m%dT%H%M%SZ")
+    return ";".join(f"{name}={value}" for name, value in parts.items())
+
+
+def _occurrences_before(rule: str, total: int, anchor: date, current: date) -> int:
+    """How many of the series' occurrences (COUNT counts the anchor first, RFC 5545) come
+    before `current`. Bounded by the days between the two dates."""
+    parsed = _parse(rule, anchor)
+    start = _midnight(anchor, 0)
+    anchor_is_rule_date = parsed.after(start, inc=True) == start
+    count = total if anchor_is_rule_date else total - 1
+    if count == 0:
+        return 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # COUNT with our UNTIL: dateutil honours both
+        before = parsed.replace(count=count, until=_midnight(current, 0) - timedelta(seconds=1))
+    return sum(1 for _ in before) + (0 if anchor_is_rule_date else 1)

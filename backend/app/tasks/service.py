@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.accounts.sessions import Caller
 from app.core.models import updated_after
+from app.integrations.events import EventType
 from app.lists.visibility import check_role, role_in
 from app.tasks import changes, listing, queries, structure, tags
 from app.tasks.errors import InvalidField, PreconditionFailed, TagNotFound, TaskNotFound
@@ -168,11 +169,13 @@ async def _update(
     final_parent = placement.get("parent_id", current["parent_id"])
     if final_parent is not None and members.get("recurrence", current["recurrence"]) is not None:
         raise InvalidField("recurrence", "a subtask cannot have a recurrence")
-    if _moves(current, placement):
+    moved = _moves(current, placement)
+    if moved:
         parent = placement.get("parent_id", UNCHANGED)
         move = Move(list_id=placement.get("list_id"), parent_id=parent)
+        # One webhook event for the whole PATCH: the final write's, not the move's too.
         current = await move_task(
-            connection=connection, user_id=owner_id, task_id=task_id, move=move
+            connection=connection, user_id=owner_id, task_id=task_id, move=move, event=None
         )
         # The move and the rest of the write are one write: one version.
         current = {**current, "version": current["version"] - 1}
@@ -206,7 +209,9 @@ async def _update(
             connection=connection, task_ids=[completion.copy["id"]], tag_ids=copy_tag_ids
         )
         task = completion.moved
-    await queries.update_task_row(connection=connection, task=task)
+    await queries.update_task_row(
+        connection=connection, task=task, event=_webhook_event(current, members, moved=moved)
+    )
     if tag_ids is not None:
         removed = await tags.unlink_all(connection=connection, task_id=task_id)
         await tags.link(connection=connection, task_ids=[task_id], tag_ids=tag_ids)
@@ -249,7 +254,8 @@ async def _set_descendants(
                 "updated_at": updated_after(child["updated_at"]),
                 "version": child["version"] + 1,
             }
-            await queries.update_task_row(connection=connection, task=written)
+            event: EventType = "task.completed" if completed else "task.reopened"
+            await queries.update_task_row(connection=connection, task=written, event=event)
 
 
 async def delete_tasks_of_list(
@@ -261,6 +267,15 @@ async def delete_tasks_of_list(
     removed = await queries.delete_list_tasks(connection=connection, list_id=list_id)
     for creator_id, names in removed.items():
         await tags.delete_unused_by_name(connection=connection, owner_id=creator_id, names=names)
+
+
+def _webhook_event(current: Record, members: Record, *, moved: bool) -> EventType:
+    """The finest webhook event of an update: completing a task (a recurring one moving on to
+    its next occurrence included) is `task.completed`, reopening it `task.reopened`; else a
+    PATCH that names another list or parent is `task.moved`."""
+    if "completed" in members and members["completed"] != current["completed"]:
+        return "task.completed" if members["completed"] else "task.reopened"
+    return "task.moved" if moved else "task.updated"
 
 
 def _check_precondition(current: Record, if_match: Versions) -> None:
