@@ -27,10 +27,14 @@ WAIT_SECONDS = 60
 
 NEW_USER = """INSERT INTO users (id, email, name, created_at, updated_at)
               VALUES (:id, :email, 'U', now(), now())"""
+# The tables are the models' (lists included): a task needs its list.
+NEW_INBOX = """INSERT INTO lists (id, name, inbox_of, archived, created_at, updated_at, version)
+               VALUES (:id, 'Inbox', :id, false, now(), now(), 1)"""
 WRITES = {
-    "tasks": """INSERT INTO tasks (id, user_id, title, completed, priority, search_text,
-                                   created_at, updated_at)
-                VALUES (gen_random_uuid(), :user_id, 'a task', false, 2, 'a task', now(), now())""",
+    "tasks": """INSERT INTO tasks (id, user_id, list_id, position, title, completed, priority,
+                                   search_text, created_at, updated_at)
+                VALUES (gen_random_uuid(), :user_id, :user_id, md5(random()::text), 'a task',
+                        false, 2, 'a task', now(), now())""",
     "auth_sessions": """INSERT INTO auth_sessions (id, user_id, created_at, expires_at)
                         VALUES (gen_random_uuid(), :user_id, now(), now() + interval '1 day')""",
 }
@@ -49,6 +53,7 @@ def _upgrade(connection: Connection, settings: Settings, revision: str) -> None:
 async def _new_user(connection: AsyncConnection) -> uuid.UUID:
     user_id = uuid.uuid4()
     await connection.execute(text(NEW_USER), {"id": user_id, "email": f"{user_id}@example.com"})
+    await connection.execute(text(NEW_INBOX), {"id": user_id})  # the Inbox shares the user's id
     return user_id
 
 
@@ -66,14 +71,24 @@ async def _index_build_waits(connection: AsyncConnection) -> None:
 
 
 @pytest.mark.parametrize(
-    ("before", "table", "indexes"),
+    ("before", "migration", "table", "indexes"),
     [
-        ("0005", "tasks", [TRIGRAM_INDEX]),
-        ("0006", "auth_sessions", ["ix_auth_sessions_expires_at", "ix_auth_sessions_revoked_at"]),
+        ("0005", "0006", "tasks", [TRIGRAM_INDEX]),
+        (
+            "0007",
+            "0008",
+            "auth_sessions",
+            ["ix_auth_sessions_expires_at", "ix_auth_sessions_revoked_at"],
+        ),
     ],
 )
 async def test_writes_go_on_while_a_migration_builds_an_index(
-    engine: AsyncEngine, settings: Settings, before: str, table: str, indexes: list[str]
+    engine: AsyncEngine,
+    settings: Settings,
+    before: str,
+    migration: str,
+    table: str,
+    indexes: list[str],
 ) -> None:
     async with engine.begin() as connection:
         # `engine` comes with the models' schema: start from the revision before instead.
@@ -90,7 +105,9 @@ async def test_writes_go_on_while_a_migration_builds_an_index(
         # A transaction that has written to the table and is not over yet.
         await holder.execute(text(WRITES[table]), {"user_id": user_id})
         async with engine.connect() as migrator:
-            migration = asyncio.create_task(migrator.run_sync(_upgrade, settings, "head"))
+            # Up to the index's own revision: the ones after it expect their predecessors'
+            # schema, not the models' this test starts from.
+            building = asyncio.create_task(migrator.run_sync(_upgrade, settings, migration))
             await _index_build_waits(probe)
             await writer.execute(text(f"SET lock_timeout = '{WAIT_SECONDS}s'"))
             try:
@@ -99,7 +116,7 @@ async def test_writes_go_on_while_a_migration_builds_an_index(
                     await writer.commit()
             finally:
                 await holder.commit()
-                await migration
+                await building
     async with engine.connect() as connection:
         valid = await connection.scalar(
             text(

@@ -149,12 +149,15 @@ async def test_upgrading_a_v2_database_puts_every_task_in_its_owners_inbox(  # t
     empty_engine,  # noqa: F811 - the fixture of test_migrations
     settings: Settings,
 ) -> None:
-    async with empty_engine.begin() as connection:
+    # Not inside `begin()`: migrations that build indexes concurrently commit on the connection.
+    async with empty_engine.connect() as connection:
         await connection.run_sync(_upgrade, settings, "0006")
         await connection.run_sync(_seed)
         before = await connection.run_sync(_v2_rows)
-    async with empty_engine.begin() as connection:
+        await connection.commit()
+    async with empty_engine.connect() as connection:
         await connection.run_sync(_upgrade, settings)
+        await connection.commit()
     async with empty_engine.connect() as connection:
         assert await connection.run_sync(_v2_rows) == before
         assert await connection.run_sync(_drift) == []
