@@ -40,6 +40,18 @@ def backoff(attempts: int, base: float) -> float | None:
     return wait * random.uniform(1 - JITTER, 1 + JITTER)
 
 
+async def any_due(*, connection: AsyncConnection) -> bool:
+    """Whether a claim would find anything: asked on a reading connection first, so that an
+    idle sender takes no write lock (on SQLite every write transaction locks the database)."""
+    found = select(WebhookDelivery.id).join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+    found = found.where(
+        WebhookDelivery.status == "pending",
+        WebhookDelivery.next_attempt_at <= utcnow(),
+        Webhook.enabled.is_(True),
+    )
+    return (await connection.execute(found.limit(1))).first() is not None
+
+
 async def claim(
     *,
     connection: AsyncConnection,

@@ -96,6 +96,9 @@ class WebhookSender:
         if free <= 0:
             return 0
         busy = [endpoint for endpoint, n in self._by_endpoint.items() if n >= self.per_endpoint]
+        async with self.database.admitted(), self.database.reader.connect() as connection:
+            if not await queue.any_due(connection=connection):
+                return 0
         async with self.database.admitted(), self.database.engine.begin() as connection:
             claimed = await queue.claim(
                 connection=connection,
