@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import path from "node:path";
-import { addTask, SHOTS, signUp, taskItem } from "./helpers";
+import { addTask, SHOTS, signUp, status, taskItem } from "./helpers";
 import { Receiver, verified } from "./receiver";
 
 test("a webhook is added with its secret shown once, tested, redelivered, disabled and deleted", async ({ page }) => {
@@ -57,7 +57,7 @@ test("a webhook is added with its secret shown once, tested, redelivered, disabl
     await page.getByRole("link", { name: "Tasks" }).click();
     await addTask(page, { title: "Ship it" });
     await taskItem(page, "Ship it").getByRole("checkbox", { name: "Complete “Ship it”" }).click();
-    await expect(page.getByRole("status")).toHaveText("Completed “Ship it”.");
+    await expect(status(page)).toHaveText("Completed “Ship it”.");
     await expect.poll(() => receiver.received.length, { timeout: 15_000 }).toBeGreaterThan(before);
     const completed = receiver.received.at(-1)!;
     expect(verified(secret, completed)).toBe(true);
